@@ -1,0 +1,1 @@
+"""course_pipeline: keep course catalogs in sync with course platforms."""

@@ -1,0 +1,1 @@
+"""What a catalog is and how it is read and validated. Knows nothing of Dagster or vendors."""

@@ -1,0 +1,230 @@
+"""sources.yaml: which catalogs exist, where they live, and how their columns map to ours.
+
+Every key is checked: an unknown key, a missing file or a bad value is a ConfigError that names
+the source, the key and what was expected, so a typo never silently drops a column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .schema import TABLES
+
+FORMATS = ("csv", "xlsx", "cms_json")
+DURATION_UNITS = ("minutes", "hours")
+
+_SOURCE_KEYS = {"name", "path", "format", "encoding", "delimiter", "tables", "conventions", "defaults"}
+_TABLE_KEYS = {"columns", "custom_fields", "sheet", "path", "header_row", "children"}
+_CONVENTION_KEYS = {"duration_unit", "list_separator", "true_words", "false_words", "date_format",
+                    "date_fields", "aliases"}
+_DEFAULT_TRUE = ("true", "yes", "y", "1", "x", "ja", "oui", "si", "wahr")
+_DEFAULT_FALSE = ("false", "no", "n", "0", "nein", "non", "falsch")
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How a source writes its values."""
+
+    duration_unit: str = "minutes"  # what a bare number such as 90 or 1.5 means
+    list_separator: str = ","
+    true_words: tuple[str, ...] = _DEFAULT_TRUE
+    false_words: tuple[str, ...] = _DEFAULT_FALSE
+    date_format: str | None = None  # strptime format for date_fields
+    date_fields: tuple[str, ...] = ()  # custom fields holding dates, written as ISO dates
+    # Per column: the source's word -> ours, e.g. {"content_type": {"reading": "text"}}.
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    name: str
+    columns: dict[str, str]  # our column -> the source's column (or dotted JSON path)
+    custom_fields: dict[str, str] = field(default_factory=dict)  # field name -> source column
+    sheet: str | None = None  # xlsx: the sheet; defaults to the table name
+    path: str | None = None  # csv: the file of this table; cms_json: where its records are
+    header_row: int = 1  # csv/xlsx: the row that holds the header (1-based)
+    children: str | None = None  # cms_json modules: path of sub-modules inside a module
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    path: Path
+    format: str
+    tables: dict[str, TableConfig]
+    conventions: Conventions = Conventions()
+    defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # table -> column -> value
+    encoding: str | None = None  # csv: None means detect
+    delimiter: str | None = None  # csv: None means sniff
+
+    def table_file(self, table: str) -> Path:
+        """The file a table is read from: its own path for csv tables, else the source's file."""
+        tcfg = self.tables[table]
+        if self.format == "csv" and tcfg.path:
+            return (self.path.parent / tcfg.path).resolve()
+        return self.path
+
+    def files(self) -> list[Path]:
+        return sorted({self.table_file(t) for t in self.tables})
+
+    def content_hash(self) -> str:
+        """sha256 over the source's files and its own settings: the data version of the catalog."""
+        # Settings count too (a new mapping changes the catalog); absolute paths do not, so the
+        # hash is the same on every machine.
+        settings = (self.format, self.encoding, self.delimiter, self.tables, self.conventions, self.defaults)
+        digest = hashlib.sha256(repr(settings).encode())
+        for file in self.files():
+            digest.update(file.name.encode())
+            with file.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+        return digest.hexdigest()
+
+
+def _unknown_keys(mapping: dict, allowed: set[str], *, source: str, where: str) -> None:
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown key {', '.join(repr(k) for k in unknown)} in {where}; "
+                          f"expected one of: {', '.join(sorted(allowed))}", source=source)
+
+
+def _expect_mapping(value: Any, *, source: str, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping of key: value, got {type(value).__name__}", source=source)
+    return value
+
+
+def _parse_table(name: str, raw: Any, *, source: str, fmt: str) -> TableConfig:
+    if name not in TABLES:
+        raise ConfigError(f"unknown table {name!r} under tables; expected one of: {', '.join(TABLES)}",
+                          source=source)
+    raw = _expect_mapping(raw, source=source, where=f"tables.{name}")
+    _unknown_keys(raw, _TABLE_KEYS, source=source, where=f"tables.{name}")
+    columns = {str(k): str(v) for k, v in _expect_mapping(raw.get("columns"), source=source,
+                                                          where=f"tables.{name}.columns").items()}
+    known = TABLES[name].columns
+    for ours in columns:
+        if ours not in known or ours == "custom_fields":
+            raise ConfigError(f"tables.{name}.columns maps unknown column {ours!r}; our columns are: "
+                              f"{', '.join(c for c in known if c != 'custom_fields')} "
+                              "(put anything else under custom_fields)", source=source)
+    custom = {str(k): str(v) for k, v in _expect_mapping(raw.get("custom_fields"), source=source,
+                                                         where=f"tables.{name}.custom_fields").items()}
+    if custom and name != "courses":
+        raise ConfigError(f"tables.{name}.custom_fields: only courses have custom fields", source=source)
+    header_row = raw.get("header_row", 1)
+    if not isinstance(header_row, int) or header_row < 1:
+        raise ConfigError(f"tables.{name}.header_row must be a whole number >= 1, got {header_row!r}",
+                          source=source)
+    if fmt == "cms_json" and not raw.get("path"):
+        raise ConfigError(f"tables.{name}.path is required for a cms_json source: where the records "
+                          "are in the document (for example data.courses)", source=source)
+    if raw.get("children") and (fmt != "cms_json" or name != "modules"):
+        raise ConfigError(f"tables.{name}.children is only for the modules of a cms_json source",
+                          source=source)
+    return TableConfig(name=name, columns=columns, custom_fields=custom, sheet=raw.get("sheet"),
+                       path=raw.get("path"), header_row=header_row, children=raw.get("children"))
+
+
+def _parse_conventions(raw: Any, *, source: str) -> Conventions:
+    raw = _expect_mapping(raw, source=source, where="conventions")
+    _unknown_keys(raw, _CONVENTION_KEYS, source=source, where="conventions")
+    unit = raw.get("duration_unit", "minutes")
+    if unit not in DURATION_UNITS:
+        raise ConfigError(f"conventions.duration_unit must be one of {', '.join(DURATION_UNITS)}, got {unit!r}",
+                          source=source)
+    words = {}
+    for key, default in (("true_words", _DEFAULT_TRUE), ("false_words", _DEFAULT_FALSE)):
+        value = raw.get(key, default)
+        if not isinstance(value, list | tuple) or not value:
+            raise ConfigError(f"conventions.{key} must be a non-empty list of words", source=source)
+        words[key] = tuple(str(w).strip().lower() for w in value)
+    aliases = _expect_mapping(raw.get("aliases"), source=source, where="conventions.aliases")
+    return Conventions(
+        duration_unit=unit,
+        list_separator=str(raw.get("list_separator", ",")),
+        true_words=words["true_words"],
+        false_words=words["false_words"],
+        date_format=raw.get("date_format"),
+        date_fields=tuple(raw.get("date_fields") or ()),
+        aliases={str(col): {str(k).strip().lower(): str(v) for k, v in (m or {}).items()}
+                 for col, m in aliases.items()},
+    )
+
+
+def _parse_defaults(raw: Any, *, source: str) -> dict[str, dict[str, Any]]:
+    """Defaults are written per table ({courses: {status: published}}), or flat for courses."""
+    raw = _expect_mapping(raw, source=source, where="defaults")
+    if raw and not set(raw) <= set(TABLES):
+        raw = {"courses": raw}
+    out: dict[str, dict[str, Any]] = {}
+    for table, values in raw.items():
+        values = _expect_mapping(values, source=source, where=f"defaults.{table}")
+        for column in values:
+            if column not in TABLES[table].columns:
+                raise ConfigError(f"defaults.{table} names unknown column {column!r}", source=source)
+        out[table] = dict(values)
+    return out
+
+
+def parse_source(raw: Any, *, base_dir: Path, index: int) -> SourceConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"sources[{index}] must be a mapping with name, path, format and tables")
+    name = raw.get("name")
+    if not name or not isinstance(name, str):
+        raise ConfigError(f"sources[{index}] has no name")
+    _unknown_keys(raw, _SOURCE_KEYS, source=name, where="the source")
+    fmt = raw.get("format")
+    if fmt not in FORMATS:
+        raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}", source=name)
+    if not raw.get("path"):
+        raise ConfigError("path is missing: the catalog file to read", source=name)
+    path = (base_dir / str(raw["path"])).resolve()
+    tables_raw = _expect_mapping(raw.get("tables"), source=name, where="tables")
+    if "courses" not in tables_raw:
+        raise ConfigError("tables.courses is missing: every catalog has a courses table", source=name)
+    tables = {t: _parse_table(t, tables_raw[t], source=name, fmt=fmt) for t in tables_raw}
+    source = SourceConfig(
+        name=name, path=path, format=fmt, tables=tables,
+        conventions=_parse_conventions(raw.get("conventions"), source=name),
+        defaults=_parse_defaults(raw.get("defaults"), source=name),
+        encoding=raw.get("encoding"), delimiter=raw.get("delimiter"),
+    )
+    for file in source.files():
+        if not file.is_file():
+            raise ConfigError(f"file not found: {file}", source=name)
+    return source
+
+
+def load_sources(path: str | Path) -> list[SourceConfig]:
+    """Read and check sources.yaml. Paths inside it are relative to the file itself."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sources file not found: {path}")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list):
+        raise ConfigError(f"{path} must hold a list under the key 'sources'")
+    sources = [parse_source(raw, base_dir=path.parent, index=i) for i, raw in enumerate(doc["sources"])]
+    names = [s.name for s in sources]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"{path}: source names must be unique; repeated: {', '.join(duplicated)}")
+    return sources
+
+
+def find_source(sources: list[SourceConfig], name: str) -> SourceConfig:
+    for source in sources:
+        if source.name == name:
+            return source
+    raise ConfigError(f"no source named {name!r}; known sources: {', '.join(s.name for s in sources)}")

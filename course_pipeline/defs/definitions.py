@@ -1,0 +1,20 @@
+"""Assembles the Dagster definitions: assets, checks, resources, jobs."""
+
+import dagster as dg
+
+from .catalog_assets import raw_catalog, valid_catalog
+from .partitions import catalog_partitions
+from .resources import CatalogSources, default_sources_file
+
+catalog_job = dg.define_asset_job(
+    "catalog_job",
+    selection=dg.AssetSelection.assets(raw_catalog, valid_catalog),
+    partitions_def=catalog_partitions,
+    description="Extract and validate one catalog source.",
+)
+
+defs = dg.Definitions(
+    assets=[raw_catalog, valid_catalog],
+    jobs=[catalog_job],
+    resources={"catalog_sources": CatalogSources(sources_file=default_sources_file())},
+)
