@@ -44,7 +44,8 @@ def results_as_json(results: list[ValidationResult]) -> dict:
     return {"tables": tables, "rejects": rejects, "errors": errors}
 
 
-def print_results(results: list[ValidationResult], out=sys.stdout) -> None:
+def print_results(results: list[ValidationResult], out=None) -> None:
+    out = out or sys.stdout
     for result in results:
         print(f"\n== {result.source}", file=out)
         for table, why in result.table_errors.items():

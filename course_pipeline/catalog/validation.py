@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pandera.pandas as pa
 
+from .frames import isin
 from .mapping import Catalog
 from .rejects import REJECT_COLUMNS, make_rejects, public_rejects
-from .schema import COURSE_TYPES, CONTENT_TYPES, SCHEMAS, STATUSES, TABLE_ORDER, TABLES, TITLE_MAX
+from .schema import CONTENT_TYPES, COURSE_TYPES, SCHEMAS, STATUSES, TABLE_ORDER, TABLES, TITLE_MAX
 
 _ENUMS = {"course_type": COURSE_TYPES, "status": STATUSES, "content_type": CONTENT_TYPES}
 _FORMAT_MESSAGES = {
@@ -112,9 +113,8 @@ def reference_rejects(table: str, tables: dict[str, pd.DataFrame]) -> pd.DataFra
     parts = []
     for ref in TABLES[table].references:
         target = tables[ref.table]
-        known = target[TABLES[ref.table].key].dropna().unique()
         values = frame[ref.column]
-        bad = values.notna() & ~values.isin(known)
+        bad = values.notna().to_numpy() & ~isin(values, target[TABLES[ref.table].key].dropna())
         if bad.any():
             target_key = TABLES[ref.table].key
             messages = [f"{ref.column} {v!r} matches no {ref.table} {target_key}" for v in values[bad]]
@@ -130,7 +130,8 @@ def _first_by_key(frame: pd.DataFrame, key: str) -> pd.DataFrame:
 def nesting_rejects(modules: pd.DataFrame) -> pd.DataFrame:
     """A sub-module sits in a top-level module of the same course; deeper nesting is refused."""
     parents = _first_by_key(modules, "module_id")
-    has_parent = modules["parent_module_id"].notna() & modules["parent_module_id"].isin(parents.index)
+    has_parent = modules["parent_module_id"].notna().to_numpy() & isin(modules["parent_module_id"],
+                                                                         parents.index.to_series())
     child = modules[has_parent]
     if child.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
@@ -206,9 +207,9 @@ def hold_back_incomplete_courses(tables: dict[str, pd.DataFrame], rejects: pd.Da
         extra = make_rejects("courses", courses, courses.index[held], "course_id", "incomplete_course",
                              courses.loc[held, "course_id"].to_list(), messages)
     keep = {"courses": ~(rejected["courses"] | held.to_numpy())}
-    good_courses = courses.loc[keep["courses"], "course_id"].unique()
+    good_courses = courses.loc[keep["courses"], "course_id"]
     for table in TABLE_ORDER[1:]:
-        keep[table] = ~rejected[table] & _course_of_rows(table, tables).isin(good_courses).to_numpy()
+        keep[table] = ~rejected[table] & isin(_course_of_rows(table, tables), good_courses)
     return extra, keep
 
 

@@ -85,22 +85,24 @@ def parse_unique(series: pd.Series, parse: Callable[[Any], Any], column: str, er
                  dtype: str | None = None) -> pd.Series:
     """Apply parse once per distinct value; cells it rejects become missing and are recorded."""
     try:
-        uniques = pd.unique(series.dropna())
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
     except TypeError:  # lists and dicts from JSON are not hashable: parse cell by cell
         return _parse_objects(series, parse, column, errors, dtype=dtype or object)
-    results: dict[Any, Any] = {}
-    failures: dict[Any, Unreadable] = {}
-    for value in uniques:
+    results: list[Any] = []
+    failures: dict[int, Unreadable] = {}
+    for code, value in enumerate(uniques):
         try:
-            results[value] = parse(value)
+            results.append(parse(value))
         except Unreadable as exc:
-            failures[value] = exc
-    parsed = series.map(results)
+            failures[code] = exc
+            results.append(None)
+    parsed_uniques = pd.array(results, dtype=dtype or object)
+    parsed = pd.Series(parsed_uniques.take(codes, allow_fill=True), index=series.index)
     if failures:
-        for index, value in series[series.isin(list(failures))].items():
-            exc = failures[value]
-            errors.add(index, column, exc.rule, value, str(exc))
-    return parsed.astype(dtype) if dtype else parsed
+        for position in np.flatnonzero(np.isin(codes, list(failures))):
+            exc = failures[codes[position]]
+            errors.add(series.index[position], column, exc.rule, uniques[codes[position]], str(exc))
+    return parsed
 
 
 def parse_text(series: pd.Series, column: str, errors: CellErrors) -> pd.Series:

@@ -1,0 +1,78 @@
+"""`make bench`: figures for read + validate of a large synthetic catalog.
+
+Each stage runs in a fresh child process so its peak memory is its own. Prints a table and JSON.
+
+    python -m benchmarks.run [--courses 50000 --lessons 1000000 --materials 500000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from .generate import generate
+
+OUT = Path(__file__).parent / "out"
+TARGETS = {"read_validate": {"seconds": 20.0, "peak_mb": 2048}}
+
+
+def _read_validate(sources_file: str, queue) -> None:
+    from course_pipeline.catalog.mapping import extract_catalog
+    from course_pipeline.catalog.sources import load_sources
+    from course_pipeline.catalog.validation import validate_catalog
+
+    (source,) = load_sources(sources_file)
+    started = time.perf_counter()
+    catalog = extract_catalog(source)
+    read_s = time.perf_counter() - started
+    result = validate_catalog(catalog)
+    total_s = time.perf_counter() - started
+    rows = sum(len(f) for f in catalog.tables.values())
+    queue.put({
+        "stage": "read_validate", "rows": rows, "seconds": round(total_s, 2), "read_seconds": round(read_s, 2),
+        "validate_seconds": round(total_s - read_s, 2), "rows_per_second": round(rows / total_s),
+        "rejected_rows": result.rejected_rows,
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    })
+
+
+def measure(stage, *args) -> dict:
+    context = mp.get_context("spawn")  # a clean interpreter: peak memory is this stage's alone
+    queue = context.Queue()
+    process = context.Process(target=stage, args=(*args, queue))
+    process.start()
+    figures = queue.get()
+    process.join()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--courses", type=int, default=50_000)
+    parser.add_argument("--lessons", type=int, default=1_000_000)
+    parser.add_argument("--materials", type=int, default=500_000)
+    args = parser.parse_args()
+    folder = OUT / f"catalog_{args.courses}_{args.lessons}_{args.materials}"
+    sources_file = folder / "sources.yaml"
+    if not sources_file.exists():
+        started = time.perf_counter()
+        generate(folder, courses=args.courses, lessons=args.lessons, materials=args.materials)
+        print(f"generated synthetic catalog in {folder} ({time.perf_counter() - started:.1f} s)")
+    figures = [measure(_read_validate, str(sources_file))]
+    for row in figures:
+        target = TARGETS.get(row["stage"], {})
+        row["target"] = f"<= {target['seconds']:.0f} s, < {target['peak_mb']} MB" if target else ""
+        row["met"] = bool(target) and row["seconds"] <= target["seconds"] and row["peak_mb"] < target["peak_mb"]
+    print(tabulate(figures, headers="keys"))
+    print(json.dumps({"catalog": {"courses": args.courses, "lessons": args.lessons, "materials": args.materials},
+                      "results": figures}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""raw_catalog and valid_catalog materialized the way the UI does it, on a throw-away instance."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from course_pipeline.defs.catalog_assets import raw_catalog, valid_catalog
+from course_pipeline.defs.partitions import catalog_partitions, register_sources
+from course_pipeline.defs.resources import CatalogSources
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def materialize(sources_file, partition):
+    instance = dg.DagsterInstance.ephemeral()
+    register_sources(instance, CatalogSources(sources_file=str(sources_file)).all())
+    return dg.materialize([raw_catalog, valid_catalog], partition_key=partition, instance=instance,
+                          resources={"catalog_sources": CatalogSources(sources_file=str(sources_file))},
+                          raise_on_error=False)
+
+
+def metadata(result, node):
+    (event,) = result.asset_materializations_for_node(node)
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+def checks(result):
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_sample_partition_metadata_and_checks(sample_sources_file):
+    result = materialize(sample_sources_file, "partner_kurse")
+    assert result.success
+    raw = metadata(result, "raw_catalog")
+    assert raw["rows/courses"] == 8 and raw["dagster/row_count"] == 8 and len(raw["content_hash"]) == 64
+    valid = metadata(result, "valid_catalog")
+    assert valid["valid/courses"] == 5 and valid["rejected_rows"] == 3 and valid["dagster/row_count"] == 5
+    assert "P-2006" in valid["rejects"] and "| table" in valid["summary"]
+    evaluations = checks(result)
+    assert evaluations["tables_readable"].passed
+    assert not evaluations["no_rejected_rows"].passed
+    assert evaluations["no_rejected_rows"].severity == dg.AssetCheckSeverity.WARN
+
+
+def test_unreadable_table_blocks_validation(sources):
+    sources.csv("")
+    result = materialize(sources.dir / "sources.yaml", "src")
+    assert not result.success
+    assert not checks(result)["tables_readable"].passed
+    assert result.asset_materializations_for_node("valid_catalog") == []
+
+
+def test_partitions_are_registered_once(sample_sources_file):
+    instance = dg.DagsterInstance.ephemeral()
+    sources = CatalogSources(sources_file=str(sample_sources_file)).all()
+    assert register_sources(instance, sources) == ["northwind_academy", "partner_kurse", "cms_export"]
+    assert register_sources(instance, sources) == []
+    assert instance.get_dynamic_partitions(catalog_partitions.name) == [s.name for s in sources]
+
+
+@pytest.mark.timeout(180)
+def test_definitions_validate_on_workspace(tmp_path):
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT, capture_output=True, text=True, env={"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=170,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "All code locations passed validation" in proc.stderr + proc.stdout
