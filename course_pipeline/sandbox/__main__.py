@@ -1,0 +1,23 @@
+"""``python -m course_pipeline.sandbox [--host H] [--port P] [--faults JSON]``: the sandbox in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .config import SandboxConfig
+from .server import serve
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m course_pipeline.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--faults", type=json.loads, default={},
+                        help='faults at start, e.g. \'{"kombo": {"error_500_rate": 0.1, "seed": 7}}\'')
+    args = parser.parse_args(argv)
+    serve(args.host, args.port, SandboxConfig(faults=args.faults))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Settings of the vendor sandbox and the fake credentials it accepts.
+
+Every default is the vendor's documented behaviour (or the default named in
+vendor-contracts.md where the vendor documents nothing): no faults, no latency.
+Tests shrink limits and windows so they stay fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+VENDORS = ("highlevel", "kombo", "stackone", "thought_industries")
+
+# Fake values, safe to print: they only open the local sandbox.
+SANDBOX_TOKENS: dict[str, str] = {
+    "highlevel_token": "sandbox-highlevel-token",
+    "highlevel_location_id": "sandbox-location-1",
+    "highlevel_client_id": "sandbox-highlevel-client",
+    "highlevel_client_secret": "sandbox-highlevel-secret",
+    "highlevel_refresh_token": "sandbox-highlevel-refresh-0",
+    "kombo_api_key": "sandbox-kombo-key",
+    "kombo_integration_id": "sandbox:kombo-integration-1",
+    "stackone_api_key": "sandbox-stackone-key",
+    "stackone_account_id": "sandbox-stackone-account-1",
+    "thought_industries_api_key": "sandbox-thought-industries-key",
+}
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Injected faults for one vendor. The four rates are shares of requests and add up to at most 1."""
+
+    error_500_rate: float = 0.0
+    error_429_rate: float = 0.0
+    reset_rate: float = 0.0  # connection reset after the request was processed
+    slow_rate: float = 0.0  # answer delayed by slow_seconds (past a client's timeout)
+    slow_seconds: float = 30.0
+    # Share of slow answers whose request is processed before the delay; the others are processed
+    # after it, and only if the client is still waiting (a timeout "may or may not have processed it").
+    slow_processed_rate: float = 0.5
+    latency_ms: float = 0.0  # added to every answer of the vendor
+    seed: int | None = 0  # same seed and same request order: same faults
+
+    def __post_init__(self) -> None:
+        for name in ("error_500_rate", "error_429_rate", "reset_rate", "slow_rate", "slow_processed_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
+        if self.error_500_rate + self.error_429_rate + self.reset_rate + self.slow_rate > 1.0 + 1e-9:
+            raise ValueError("error_500_rate + error_429_rate + reset_rate + slow_rate must not exceed 1")
+        for name in ("slow_seconds", "latency_ms"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
+            raise ValueError(f"seed must be an integer or null, got {self.seed!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FaultConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown fault settings: {', '.join(unknown)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SandboxConfig:
+    """Limits, timings and faults of the four simulated vendors."""
+
+    # HighLevel: burst 100 / 10 s and 200,000 / day; OAuth access tokens live about a day.
+    highlevel_rate_limit: int = 100
+    highlevel_rate_window: float = 10.0
+    highlevel_daily_limit: int = 200_000
+    highlevel_token_lifetime: float = 86_399.0
+    # Kombo: at most 30 requests in flight per integration; bulk tasks run asynchronously.
+    kombo_concurrency_limit: int = 30
+    kombo_rate_limit: int | None = None  # Kombo documents no request-rate number: off by default
+    kombo_rate_window: float = 1.0
+    kombo_pending_seconds: float = 1.0
+    kombo_max_batch: int = 100
+    # StackOne: default 10 requests / s, batches of 100.
+    stackone_rate_limit: int = 10
+    stackone_rate_window: float = 1.0
+    stackone_max_batch: int = 100
+    # Thought Industries: 100 requests / minute; custom fields defined in the instance
+    # (any other customFields key is silently dropped, as the vendor does).
+    thought_industries_rate_limit: int = 100
+    thought_industries_rate_window: float = 60.0
+    thought_industries_custom_fields: tuple[str, ...] = ()
+    faults: dict[str, FaultConfig] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.faults) - set(VENDORS))
+        if unknown:
+            raise ValueError(f"faults for unknown vendors: {', '.join(unknown)}; known: {', '.join(VENDORS)}")
+        # Accept plain dicts for convenience (CLI, JSON).
+        self.faults = {
+            vendor: spec if isinstance(spec, FaultConfig) else FaultConfig.from_dict(spec)
+            for vendor, spec in self.faults.items()
+        }
+
+    def faults_for(self, vendor: str) -> FaultConfig:
+        return self.faults.get(vendor, FaultConfig())

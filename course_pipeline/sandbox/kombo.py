@@ -1,0 +1,304 @@
+"""Kombo (unified LMS API): asynchronous bulk upsert by ``origin_id``, task polling, list, deactivate.
+
+A bulk request becomes a task that stays PENDING for ``kombo_pending_seconds``; its items are
+applied when it completes. Completion is settled lazily, on the next Kombo request or state read
+after the due time, so no timers outlive a reset. Re-sending the same body for the same
+integration returns the existing task (Kombo's idempotency), and so creates nothing new.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import string
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from .config import SANDBOX_TOKENS
+from .core import Vendor, VendorError, bearer_token
+from .limits import ConcurrencyLimit, Limit, LimitStatus, SlidingWindow
+from .schemas import issues, openapi_validator
+from .state import random_id, utc_now
+
+SCHEMA_FILE = "kombo-lms-courses.openapi.json"
+_BASE58 = "".join(c for c in string.ascii_letters + string.digits if c not in "0OIl")
+# Pattern of the `updated_after` parameter in Kombo's spec.
+_UPDATED_AFTER = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?)?Z?$")
+_TITLES = {
+    "PLATFORM.AUTHENTICATION_INVALID": "The provided API key is invalid.",
+    "PLATFORM.INPUT_INVALID": "The input is invalid.",
+    "PLATFORM.INTEGRATION_NOT_FOUND": "The integration could not be found.",
+    "PLATFORM.RATE_LIMIT_EXCEEDED": "Rate limit exceeded.",
+    "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED": "Concurrency limit exceeded.",
+    "PLATFORM.UNKNOWN_ERROR": "An unknown error occurred.",
+    "REMOTE.INPUT_INVALID": "The remote system rejected the input.",
+}
+
+
+def _integration_of(scope: dict[str, Any]) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-integration-id":
+            return value.decode("latin-1")
+    return ""
+
+
+def _concurrency_headers(status: LimitStatus) -> dict[str, str]:
+    return {"Concurrency-Remaining": str(status.remaining)}
+
+
+def _error(code: str | None, message: str) -> dict[str, Any]:
+    return {"code": code, "title": _TITLES.get(code or ""), "message": message, "log_url": None}
+
+
+def _is_http_url(value: Any) -> bool:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    return bool(parts and parts.scheme in ("http", "https") and parts.netloc)
+
+
+def _remote_problem(course: dict[str, Any]) -> str | None:
+    """What the LMS behind Kombo rejects although the schema allows it (sandbox default rules)."""
+    if not course["title"].strip():
+        return "title must not be empty"
+    if not _is_http_url(course["course_url"]):
+        return "course_url must be an absolute http(s) URL"
+    if course.get("thumbnail_url") is not None and not _is_http_url(course["thumbnail_url"]):
+        return "thumbnail_url must be an absolute http(s) URL"
+    return None
+
+
+@dataclass
+class _Task:
+    task_id: str
+    integration_id: str
+    items: list[dict[str, Any]]
+    created_at: str
+    due: float  # monotonic time at which it completes
+    results: list[dict[str, Any]] | None = None
+    completed_at: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        if self.results is None:
+            return {"task_id": self.task_id, "created_at": self.created_at, "status": "PENDING", "completed_at": None}
+        return {"task_id": self.task_id, "created_at": self.created_at, "status": "COMPLETED",
+                "data": self.results, "completed_at": self.completed_at}
+
+
+class Kombo(Vendor):
+    name = "kombo"
+    prefix = "/kombo/v1"
+    input_invalid_code = "PLATFORM.INPUT_INVALID"
+    rate_limited_code = "PLATFORM.RATE_LIMIT_EXCEEDED"
+    server_error_code = "PLATFORM.UNKNOWN_ERROR"
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/lms/courses/bulk", self.bulk_upsert, methods=["POST"]),
+            Route("/lms/courses/bulk/{task_id}", self.task_status, methods=["GET"]),
+            Route("/lms/courses", self.list_courses, methods=["GET"]),
+            Route("/lms/courses/{course_id}/deactivate", self.deactivate, methods=["POST"]),
+        ]
+
+    def build_limits(self) -> list[Limit]:
+        limits: list[Limit] = [
+            ConcurrencyLimit(self.config.kombo_concurrency_limit, _integration_of, headers=_concurrency_headers,
+                             message="Too many concurrent requests for this integration.",
+                             code="PLATFORM.CONCURRENCY_LIMIT_EXCEEDED")
+        ]
+        if self.config.kombo_rate_limit is not None:
+            limits.append(SlidingWindow(self.config.kombo_rate_limit, self.config.kombo_rate_window,
+                                        message="Rate limit exceeded.", code="PLATFORM.RATE_LIMIT_EXCEEDED"))
+        return limits
+
+    def error_body(self, status: int, message: Any, code: str | None) -> dict[str, Any]:
+        return {"status": "error", "error": _error(code, str(message))}
+
+    def clear(self) -> None:
+        self._tasks: dict[str, _Task] = {}
+        self._task_by_body: dict[tuple[str, str], str] = {}
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.store.lock:
+            self._settle()
+            pending = sum(task.results is None for task in self._tasks.values())
+            return {**super().snapshot(), "tasks": {"total": len(self._tasks), "pending": pending}}
+
+    def _authorize(self, request: Request) -> str:
+        if bearer_token(request) != SANDBOX_TOKENS["kombo_api_key"]:
+            raise VendorError(401, "The API key is missing or invalid.", code="PLATFORM.AUTHENTICATION_INVALID")
+        integration_id = request.headers.get("x-integration-id")
+        if not integration_id:
+            raise VendorError(400, "The X-Integration-Id header is required.", code="PLATFORM.INPUT_INVALID")
+        if integration_id != SANDBOX_TOKENS["kombo_integration_id"]:
+            raise VendorError(404, f"No integration with the ID {integration_id!r} exists.",
+                              code="PLATFORM.INTEGRATION_NOT_FOUND")
+        return integration_id
+
+    # POST /lms/courses/bulk
+
+    async def bulk_upsert(self, request: Request) -> JSONResponse:
+        integration_id = self._authorize(request)
+        payload = await self.json_body(request)
+        problems = issues(openapi_validator(SCHEMA_FILE, "PostLmsCoursesBulkRequestBody"), payload)
+        if problems:
+            raise VendorError(400, "; ".join(map(str, problems)), code="PLATFORM.INPUT_INVALID")
+        if len(payload["items"]) > self.config.kombo_max_batch:
+            raise VendorError(400, f"items: at most {self.config.kombo_max_batch} items per request",
+                              code="PLATFORM.INPUT_INVALID")
+        fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        warnings = []
+        with self.store.lock:
+            self._settle()
+            task_id = self._task_by_body.get((integration_id, fingerprint))
+            if task_id is None:
+                task_id = random_id(24, _BASE58)
+                self._tasks[task_id] = _Task(task_id, integration_id, payload["items"], utc_now(),
+                                             time.monotonic() + self.config.kombo_pending_seconds)
+                self._task_by_body[(integration_id, fingerprint)] = task_id
+            else:
+                warnings.append({"message": "An identical request was received before; returning its task."})
+        return JSONResponse({"status": "success", "data": {"task_id": task_id}, "warnings": warnings})
+
+    def _settle(self) -> None:
+        """Complete every task whose pending time is over, in the order they were created."""
+        now = time.monotonic()
+        with self.store.lock:
+            for task in self._tasks.values():
+                if task.results is None and task.due <= now:
+                    seen: set[str] = set()
+                    task.results = [self._apply(item, seen) for item in task.items]
+                    task.completed_at = utc_now()
+
+    def _apply(self, item: dict[str, Any], seen: set[str]) -> dict[str, Any]:
+        origin_id, course = item["origin_id"], item["course"]
+        problem = _remote_problem(course)
+        if problem is None and origin_id in seen:
+            problem = "origin_id appears more than once in this request"
+        seen.add(origin_id)
+        if problem:
+            return {"origin_id": origin_id, "status": "FAILED", "error": _error("REMOTE.INPUT_INVALID", problem)}
+        existing = self.store.find(origin_id)
+        if existing is not None:
+            # An upsert sends the whole course; it is active again even if it was deactivated.
+            record = self.store.update(existing["id"], course, active=True)
+        else:
+            record = self.store.create(random_id(24, _BASE58), origin_id, course,
+                                       remote_id=random_id(8, "0123456789"), revision_id=random_id(24, _BASE58),
+                                       active=True)
+        return {"origin_id": origin_id, "status": "SUCCEEDED", "data": {"id": record["id"]}}
+
+    # GET /lms/courses/bulk/{task_id}
+
+    async def task_status(self, request: Request) -> JSONResponse:
+        integration_id = self._authorize(request)
+        with self.store.lock:
+            self._settle()
+            task = self._tasks.get(request.path_params["task_id"])
+            if task is None or task.integration_id != integration_id:
+                raise VendorError(404, "No task with this ID exists.")
+            return JSONResponse({"status": "success", "data": task.view()})
+
+    # GET /lms/courses
+
+    async def list_courses(self, request: Request) -> JSONResponse:
+        self._authorize(request)
+        query = request.query_params
+        page_size = _page_size(query.get("page_size", "100"))
+        offset = _cursor_offset(query.get("cursor"))
+        for flag in ("include_deleted", "ignore_unsupported_filters"):
+            if query.get(flag, "false") not in ("true", "false"):
+                raise VendorError(400, f"{flag} must be 'true' or 'false'", code="PLATFORM.INPUT_INVALID")
+        updated_after = _timestamp(query.get("updated_after"))
+        ids = set(query["ids"].split(",")) if query.get("ids") else None
+        remote_ids = set(query["remote_ids"].split(",")) if query.get("remote_ids") else None
+        with self.store.lock:
+            self._settle()
+            courses = [
+                course for course in self.store.courses()
+                if (ids is None or course["id"] in ids)
+                and (remote_ids is None or course["remote_id"] in remote_ids)
+                and (updated_after is None or _parse(course["updated_at"]) > updated_after)
+            ]
+            page = [_course_view(course) for course in courses[offset:offset + page_size]]
+        more = offset + page_size < len(courses)
+        next_cursor = _encode_cursor(offset + page_size) if more else None
+        return JSONResponse({"status": "success", "data": {"next": next_cursor, "results": page}})
+
+    # POST /lms/courses/{course_id}/deactivate
+
+    async def deactivate(self, request: Request) -> JSONResponse:
+        self._authorize(request)
+        body = await self.json_body(request, allow_empty=True)
+        problems = issues(openapi_validator(SCHEMA_FILE, "PostLmsCoursesCourseIdDeactivateRequestBody"), body)
+        if problems:
+            raise VendorError(400, "; ".join(map(str, problems)), code="PLATFORM.INPUT_INVALID")
+        wanted = request.path_params["course_id"]
+        with self.store.lock:
+            self._settle()
+            if wanted.startswith("remote:"):
+                remote_id = wanted.removeprefix("remote:")
+                record = next((c for c in self.store.courses() if c["remote_id"] == remote_id), None)
+            else:
+                record = self.store.get(wanted)
+            if record is None:
+                raise VendorError(404, f"No course with the ID {wanted!r} exists.")
+            record = self.store.update(record["id"], active=False)
+            return JSONResponse({"status": "success", "data": _course_view(record), "warnings": []})
+
+
+def _course_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored course in the shape of Kombo's `GET /lms/courses` results."""
+    course = record["body"]
+    common = {"remote_created_at": record["created_at"], "remote_deleted_at": None,
+              "changed_at": record["updated_at"], "remote_data": None, "custom_fields": None,
+              "integration_fields": []}
+    revision = {"id": record["revision_id"], "remote_id": f"{record['remote_id']}-1", "course_id": record["id"],
+                "title": course["title"], "description": course.get("description"),
+                "remote_url": course["course_url"], "status": "ACTIVE" if record["active"] else "INACTIVE",
+                **common, "skill_assignments": []}
+    return {"id": record["id"], "remote_id": record["remote_id"], "provider_id": None,
+            "origin_id": record["external_key"], **common, "provider": None, "revisions": [revision]}
+
+
+def _page_size(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 250:
+        raise VendorError(400, "page_size must be an integer from 1 to 250", code="PLATFORM.INPUT_INVALID")
+    return int(raw)
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _cursor_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(cursor.encode()))["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise VendorError(400, "cursor is invalid", code="PLATFORM.INPUT_INVALID") from exc
+    if not isinstance(offset, int) or offset < 0:
+        raise VendorError(400, "cursor is invalid", code="PLATFORM.INPUT_INVALID")
+    return offset
+
+
+def _timestamp(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    if not _UPDATED_AFTER.match(raw):
+        raise VendorError(400, "updated_after must look like YYYY-MM-DDTHH:mm:ss.sssZ", code="PLATFORM.INPUT_INVALID")
+    return _parse(raw)
+
+
+def _parse(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.removesuffix("Z"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed

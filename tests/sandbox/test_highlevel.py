@@ -1,0 +1,298 @@
+"""HighLevel contract: import courses (Bearer + Version), OAuth refresh rotation, rate-limit headers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from course_pipeline.sandbox import SANDBOX_TOKENS
+from course_pipeline.sandbox.schemas import issues, openapi_validator
+
+from .conftest import replaced, vendor_state, without
+
+IMPORT = "/courses/courses-exporter/public/import"
+LOCATION = SANDBOX_TOKENS["highlevel_location_id"]
+RATE_HEADERS = ("X-RateLimit-Max", "X-RateLimit-Remaining", "X-RateLimit-Interval-Milliseconds",
+                "X-RateLimit-Limit-Daily", "X-RateLimit-Daily-Remaining")
+
+
+def seed_payload() -> dict:
+    """Every field of vendor-contracts.md section 1, nested as far as HighLevel allows."""
+    post = {
+        "title": "Reading a CSV",
+        "visibility": "published",
+        "contentType": "video",
+        "description": "<p>pandas.read_csv in five minutes</p>",
+        "thumbnailUrl": "https://cdn.example.com/csv.png",
+        "bucketVideoUrl": "https://cdn.example.com/csv.mp4",
+        "postMaterials": [{"title": "Cheat sheet", "type": "pdf", "url": "https://cdn.example.com/csv.pdf"}],
+    }
+    return {
+        "locationId": LOCATION,
+        "userId": "user-1",
+        "products": [{
+            "title": "Python for Analysts",
+            "description": "From spreadsheets to pandas.",
+            "imageUrl": "https://cdn.example.com/python.png",
+            "instructorDetails": {"name": "Ada Example", "description": "Data teacher"},
+            "categories": [{
+                "title": "Getting started",
+                "visibility": "published",
+                "thumbnailUrl": "https://cdn.example.com/start.png",
+                "posts": [post],
+                "subCategories": [{"title": "Files", "visibility": "draft", "posts": [post]}],
+            }],
+        }],
+    }
+
+
+def import_courses(api, payload: dict, **kwargs) -> requests.Response:
+    return api.post(IMPORT, json=payload, **kwargs)
+
+
+def test_seed_example_is_valid_and_accepted(highlevel, sandbox):
+    payload = seed_payload()
+    assert issues(openapi_validator("highlevel-courses.openapi.json", "PublicExporterPayload"), payload) == []
+
+    answer = import_courses(highlevel, payload)
+
+    assert answer.status_code == 201
+    processing = answer.json()["processingCourses"]
+    assert [course["title"] for course in processing] == ["Python for Analysts"]
+    state = vendor_state(sandbox, "highlevel")
+    assert [course["id"] for course in state["courses"]] == [processing[0]["id"]]
+    assert state["courses"][0]["body"] == payload["products"][0]
+    assert state["created_per_key"] == {"Python for Analysts": 1}
+
+
+CATEGORY = ("products", 0, "categories", 0)
+POST = (*CATEGORY, "posts", 0)
+SUBCATEGORY = (*CATEGORY, "subCategories", 0)
+REQUIRED_PATHS = [
+    ("locationId",),
+    ("products",),
+    ("products", 0, "title"),
+    ("products", 0, "description"),
+    ("products", 0, "categories"),
+    ("products", 0, "instructorDetails", "name"),
+    ("products", 0, "instructorDetails", "description"),
+    (*CATEGORY, "title"),
+    (*CATEGORY, "visibility"),
+    (*POST, "title"),
+    (*POST, "visibility"),
+    (*POST, "contentType"),
+    (*POST, "description"),
+    (*POST, "postMaterials", 0, "title"),
+    (*POST, "postMaterials", 0, "type"),
+    (*POST, "postMaterials", 0, "url"),
+    (*SUBCATEGORY, "title"),
+    (*SUBCATEGORY, "visibility"),
+    (*SUBCATEGORY, "posts", 0, "contentType"),
+]
+
+
+@pytest.mark.parametrize("path", REQUIRED_PATHS, ids=lambda path: ".".join(map(str, path)))
+def test_each_required_field_left_out_is_refused_with_422(highlevel, sandbox, path):
+    answer = import_courses(highlevel, without(seed_payload(), path))
+
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["statusCode"] == 422 and body["error"] == "Unprocessable Entity"
+    assert isinstance(body["message"], list)
+    assert any(f"'{path[-1]}' is a required property" in message for message in body["message"])
+    assert vendor_state(sandbox, "highlevel")["courses"] == []
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    ((*CATEGORY, "visibility"), "public"),
+    ((*SUBCATEGORY, "visibility"), "hidden"),
+    ((*POST, "visibility"), "private"),
+    ((*POST, "contentType"), "text"),
+    ((*POST, "postMaterials", 0, "type"), "exe"),
+    ((*POST, "postMaterials", 0, "type"), "PDF"),
+    (("products", 0, "title"), 42),
+    (("products", 0, "categories"), {"title": "not a list"}),
+    (("locationId",), None),
+], ids=str)
+def test_wrong_enum_or_type_is_refused_with_422(highlevel, sandbox, path, value):
+    answer = import_courses(highlevel, replaced(seed_payload(), path, value))
+
+    assert answer.status_code == 422
+    assert answer.json()["statusCode"] == 422
+    assert vendor_state(sandbox, "highlevel")["courses"] == []
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", SANDBOX_TOKENS["highlevel_token"],
+                                           f"Basic {SANDBOX_TOKENS['highlevel_token']}"])
+def test_bad_or_missing_token_is_401_invalid_jwt(highlevel, sandbox, authorization):
+    answer = import_courses(highlevel, seed_payload(), headers={"Authorization": authorization})
+
+    assert answer.status_code == 401
+    assert answer.json() == {"statusCode": 401, "message": "Invalid JWT"}
+    assert vendor_state(sandbox, "highlevel")["courses"] == []
+
+
+@pytest.mark.parametrize(("version", "message"), [
+    (None, "Version header was not found"),
+    ("2021-04-15", "Version header must be 2021-07-28"),
+])
+def test_missing_or_wrong_version_header_is_400(highlevel, version, message):
+    answer = import_courses(highlevel, seed_payload(), headers={"Version": version})
+
+    assert answer.status_code == 400
+    assert answer.json() == {"statusCode": 400, "message": message}
+
+
+def test_other_location_is_403(highlevel, sandbox):
+    answer = import_courses(highlevel, replaced(seed_payload(), ("locationId",), "someone-elses-location"))
+
+    assert answer.status_code == 403
+    assert answer.json() == {"statusCode": 403, "message": "The token does not have access to this location."}
+    assert vendor_state(sandbox, "highlevel")["courses"] == []
+
+
+@pytest.mark.parametrize(("data", "content_type"), [
+    ("{not json", "application/json"),
+    ('{"locationId": "x"}', "text/plain"),
+])
+def test_body_that_is_not_json_is_400(highlevel, data, content_type):
+    answer = highlevel.post(IMPORT, data=data, headers={"Content-Type": content_type})
+
+    assert answer.status_code == 400
+    assert answer.json()["statusCode"] == 400
+
+
+def test_resending_a_course_creates_a_duplicate(highlevel, sandbox):
+    first = import_courses(highlevel, seed_payload())
+    second = import_courses(highlevel, seed_payload())
+
+    assert first.status_code == second.status_code == 201
+    assert first.json()["processingCourses"][0]["id"] != second.json()["processingCourses"][0]["id"]
+    state = vendor_state(sandbox, "highlevel")
+    assert len(state["courses"]) == 2
+    assert state["created_per_key"] == {"Python for Analysts": 2}
+    assert state["duplicates"] == 1
+
+
+def test_rate_limit_headers_on_every_answer(highlevel):
+    answers = [import_courses(highlevel, seed_payload()),
+               import_courses(highlevel, seed_payload(), headers={"Authorization": None}),
+               highlevel.get("/no/such/endpoint")]
+
+    assert [a.status_code for a in answers] == [201, 401, 404]
+    for answer in answers:
+        assert all(name in answer.headers for name in RATE_HEADERS)
+    assert [int(a.headers["X-RateLimit-Remaining"]) for a in answers] == [99, 98, 97]
+    assert answers[0].headers["X-RateLimit-Max"] == "100"
+    assert answers[0].headers["X-RateLimit-Interval-Milliseconds"] == "10000"
+    assert answers[0].headers["X-RateLimit-Limit-Daily"] == "200000"
+    assert answers[2].headers["X-RateLimit-Daily-Remaining"] == "199997"
+
+
+def test_burst_limit_answers_429_at_the_101st_request_in_10_seconds(highlevel, sandbox):
+    statuses = [import_courses(highlevel, seed_payload()).status_code for _ in range(100)]
+    refused = import_courses(highlevel, seed_payload())
+
+    assert statuses == [201] * 100
+    assert refused.status_code == 429
+    assert refused.json() == {"statusCode": 429, "message": "Too many requests"}
+    assert 1 <= int(refused.headers["Retry-After"]) <= 10
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    state = vendor_state(sandbox, "highlevel")
+    assert len(state["courses"]) == 100
+    assert state["counters"]["throttled"] == 1
+
+
+def test_rate_limit_and_window_are_configurable(make_sandbox, connect):
+    server = make_sandbox(highlevel_rate_limit=3, highlevel_rate_window=0.5)
+    api = connect(server, "highlevel")
+
+    statuses = [import_courses(api, seed_payload()).status_code for _ in range(4)]
+    time.sleep(0.55)
+    after_window = import_courses(api, seed_payload())
+
+    assert statuses == [201, 201, 201, 429]
+    assert after_window.status_code == 201
+    assert after_window.headers["X-RateLimit-Interval-Milliseconds"] == "500"
+    assert after_window.headers["X-RateLimit-Max"] == "3"
+
+
+# OAuth
+
+def refresh(api, refresh_token: str, **overrides) -> requests.Response:
+    form = {
+        "client_id": SANDBOX_TOKENS["highlevel_client_id"],
+        "client_secret": SANDBOX_TOKENS["highlevel_client_secret"],
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "user_type": "Location",
+        **overrides,
+    }
+    return requests.post(api.url("/oauth/token"), data=form, timeout=10)
+
+
+def test_refresh_issues_an_access_token_that_imports(highlevel):
+    answer = refresh(highlevel, SANDBOX_TOKENS["highlevel_refresh_token"])
+
+    assert answer.status_code == 200
+    tokens = answer.json()
+    assert tokens["locationId"] == LOCATION
+    assert tokens["expires_in"] == 86_399
+    assert tokens["refresh_token"] != SANDBOX_TOKENS["highlevel_refresh_token"]
+    imported = import_courses(highlevel, seed_payload(), headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert imported.status_code == 201
+
+
+def test_refresh_tokens_rotate_and_a_spent_one_is_refused(highlevel):
+    first = refresh(highlevel, SANDBOX_TOKENS["highlevel_refresh_token"]).json()
+
+    spent = refresh(highlevel, SANDBOX_TOKENS["highlevel_refresh_token"])
+    second = refresh(highlevel, first["refresh_token"])
+
+    assert spent.status_code == 400
+    assert spent.json()["error"] == "invalid_grant"
+    assert second.status_code == 200
+    assert second.json()["refresh_token"] not in (first["refresh_token"], SANDBOX_TOKENS["highlevel_refresh_token"])
+    assert refresh(highlevel, first["refresh_token"]).status_code == 400
+
+
+@pytest.mark.parametrize(("overrides", "status", "error"), [
+    ({"client_secret": "wrong"}, 401, "invalid_client"),
+    ({"grant_type": "client_credentials"}, 400, "unsupported_grant_type"),
+    ({"client_id": ""}, 400, "invalid_request"),
+    ({"user_type": "Company"}, 400, "invalid_request"),
+])
+def test_bad_token_requests_are_refused(highlevel, overrides, status, error):
+    answer = refresh(highlevel, SANDBOX_TOKENS["highlevel_refresh_token"], **overrides)
+
+    assert answer.status_code == status
+    assert answer.json()["error"] == error
+    # The refresh token was not spent by a refused request.
+    assert refresh(highlevel, SANDBOX_TOKENS["highlevel_refresh_token"]).status_code == 200
+
+
+def test_token_endpoint_wants_a_form_not_json(highlevel):
+    answer = requests.post(highlevel.url("/oauth/token"), timeout=10, json={
+        "client_id": SANDBOX_TOKENS["highlevel_client_id"], "client_secret": SANDBOX_TOKENS["highlevel_client_secret"],
+        "grant_type": "refresh_token", "refresh_token": SANDBOX_TOKENS["highlevel_refresh_token"]})
+
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_request"
+
+
+def test_access_token_expires_after_the_configured_lifetime(make_sandbox, connect):
+    server = make_sandbox(highlevel_token_lifetime=0.3)
+    api = connect(server, "highlevel")
+    tokens = refresh(api, SANDBOX_TOKENS["highlevel_refresh_token"]).json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    fresh = import_courses(api, seed_payload(), headers=bearer)
+    time.sleep(0.35)
+    expired = import_courses(api, seed_payload(), headers=bearer)
+
+    assert tokens["expires_in"] == 1
+    assert fresh.status_code == 201
+    assert expired.status_code == 401
+    assert expired.json() == {"statusCode": 401, "message": "Invalid JWT"}

@@ -1,0 +1,293 @@
+"""Kombo contract: asynchronous bulk upsert by origin_id, idempotent tasks, list, deactivate, concurrency."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+
+from course_pipeline.sandbox import FaultConfig, SandboxConfig
+from course_pipeline.sandbox.schemas import issues, openapi_validator, vendor_document
+
+from .conftest import PENDING_SECONDS, VendorApi, replaced, vendor_state, without
+
+SCHEMA = "kombo-lms-courses.openapi.json"
+BULK = "/lms/courses/bulk"
+
+
+def schema_issues(component: str, instance) -> list:
+    return issues(openapi_validator(SCHEMA, component), instance)
+
+
+def seed_example() -> dict:
+    """The request example in Kombo's own spec."""
+    operation = vendor_document(SCHEMA)["paths"]["/lms/courses/bulk"]["post"]
+    return operation["requestBody"]["content"]["application/json"]["examples"]["example1"]["value"]
+
+
+def course_item(origin_id: str, title: str = "A course", **course) -> dict:
+    return {"origin_id": origin_id,
+            "course": {"type": "EXTERNAL", "title": title, "course_url": f"https://learn.example.com/{origin_id}",
+                       **course}}
+
+
+def submit(api: VendorApi, body: dict) -> str:
+    answer = api.post(BULK, json=body)
+    assert answer.status_code == 200, answer.text
+    assert schema_issues("PostLmsCoursesBulkPositiveResponse", answer.json()) == []
+    return answer.json()["data"]["task_id"]
+
+
+def task(api: VendorApi, task_id: str) -> dict:
+    answer = api.get(f"{BULK}/{task_id}")
+    assert answer.status_code == 200, answer.text
+    assert schema_issues("GetLmsCoursesBulkTaskIdPositiveResponse", answer.json()) == []
+    return answer.json()["data"]
+
+
+def completed(api: VendorApi, task_id: str, timeout: float = 5.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while (data := task(api, task_id))["status"] == "PENDING":
+        assert time.monotonic() < deadline, "task stayed PENDING"
+        time.sleep(0.05)
+    return data
+
+
+def test_seed_example_moves_from_pending_to_completed(kombo, sandbox):
+    assert schema_issues("PostLmsCoursesBulkRequestBody", seed_example()) == []
+    started = time.monotonic()
+
+    task_id = submit(kombo, seed_example())
+    pending = task(kombo, task_id)
+    courses_while_pending = vendor_state(sandbox, "kombo")["courses"]
+    done = completed(kombo, task_id)
+
+    assert pending["status"] == "PENDING" and pending["completed_at"] is None
+    assert courses_while_pending == []
+    assert time.monotonic() - started >= PENDING_SECONDS
+    assert done["status"] == "COMPLETED"
+    assert [(r["origin_id"], r["status"]) for r in done["data"]] == [("course-1", "SUCCEEDED"), ("course-2", "SUCCEEDED")]
+    state = vendor_state(sandbox, "kombo")
+    assert state["created_per_key"] == {"course-1": 1, "course-2": 1}
+    assert sorted(c["id"] for c in state["courses"]) == sorted(r["data"]["id"] for r in done["data"])
+
+
+ITEM = ("items", 0)
+COURSE = (*ITEM, "course")
+
+
+@pytest.mark.parametrize("path", [
+    ("items",), (*ITEM, "origin_id"), (*ITEM, "course"), (*COURSE, "type"), (*COURSE, "title"), (*COURSE, "course_url"),
+], ids=lambda path: ".".join(map(str, path)))
+def test_each_required_field_left_out_is_400_input_invalid(kombo, sandbox, path):
+    answer = kombo.post(BULK, json=without(seed_example(), path))
+
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["status"] == "error"
+    assert body["error"]["code"] == "PLATFORM.INPUT_INVALID"
+    assert set(body["error"]) == {"code", "title", "message", "log_url"}
+    assert f"'{path[-1]}' is a required property" in body["error"]["message"]
+    assert vendor_state(sandbox, "kombo")["tasks"]["total"] == 0
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    ((*COURSE, "type"), "INTERNAL"),
+    ((*COURSE, "languages"), ["english"]),
+    ((*COURSE, "languages"), ["de-ch"]),
+    ((*COURSE, "languages"), ["de_CH"]),
+    ((*COURSE, "duration"), 0),
+    ((*COURSE, "duration"), -5),
+    ((*COURSE, "duration"), "45"),
+    ((*COURSE, "duration"), 4.5),
+    ((*COURSE, "thumbnail_url"), 5),
+    ((*ITEM, "origin_id"), 17),
+    (("items",), {"origin_id": "x"}),
+], ids=str)
+def test_wrong_enum_pattern_or_type_is_400(kombo, sandbox, path, value):
+    answer = kombo.post(BULK, json=replaced(seed_example(), path, value))
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "PLATFORM.INPUT_INVALID"
+    assert vendor_state(sandbox, "kombo")["tasks"]["total"] == 0
+
+
+def test_nullable_fields_accept_null(kombo):
+    body = {"items": [course_item("c-null", description=None, thumbnail_url=None, duration=None, languages=None)]}
+
+    done = completed(kombo, submit(kombo, body))
+
+    assert done["data"][0]["status"] == "SUCCEEDED"
+
+
+def test_more_than_100_items_is_400(kombo):
+    answer = kombo.post(BULK, json={"items": [course_item(f"c-{n}") for n in range(101)]})
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "PLATFORM.INPUT_INVALID"
+
+
+def test_invalid_items_fail_alone_with_remote_input_invalid(kombo, sandbox):
+    body = {"items": [course_item("good"), course_item("empty-title", title="  "),
+                      {"origin_id": "bad-url", "course": {"type": "EXTERNAL", "title": "T", "course_url": "not a url"}},
+                      course_item("good", title="Same origin twice")]}
+
+    done = completed(kombo, submit(kombo, body))
+
+    assert done["status"] == "COMPLETED"
+    assert [(r["origin_id"], r["status"]) for r in done["data"]] == [
+        ("good", "SUCCEEDED"), ("empty-title", "FAILED"), ("bad-url", "FAILED"), ("good", "FAILED")]
+    for failed in done["data"][1:]:
+        assert failed["error"]["code"] == "REMOTE.INPUT_INVALID"
+        assert failed["error"]["message"]
+    assert vendor_state(sandbox, "kombo")["created_per_key"] == {"good": 1}
+
+
+@pytest.mark.parametrize(("headers", "status", "code"), [
+    ({"Authorization": None}, 401, "PLATFORM.AUTHENTICATION_INVALID"),
+    ({"Authorization": "Bearer wrong-key"}, 401, "PLATFORM.AUTHENTICATION_INVALID"),
+    ({"X-Integration-Id": None}, 400, "PLATFORM.INPUT_INVALID"),
+    ({"X-Integration-Id": "personio:unknown"}, 404, "PLATFORM.INTEGRATION_NOT_FOUND"),
+])
+def test_bad_auth_or_integration_is_refused(kombo, sandbox, headers, status, code):
+    answer = kombo.post(BULK, json=seed_example(), headers=headers)
+
+    assert answer.status_code == status
+    body = answer.json()
+    assert body["status"] == "error" and body["error"]["code"] == code
+    assert vendor_state(sandbox, "kombo")["tasks"]["total"] == 0
+
+
+def test_same_body_for_same_integration_returns_the_same_task(kombo, sandbox):
+    first = kombo.post(BULK, json=seed_example()).json()
+    again = kombo.post(BULK, json=seed_example()).json()
+    completed(kombo, first["data"]["task_id"])
+    after_completion = kombo.post(BULK, json=seed_example()).json()
+
+    assert first["data"]["task_id"] == again["data"]["task_id"] == after_completion["data"]["task_id"]
+    assert first["warnings"] == [] and again["warnings"]
+    state = vendor_state(sandbox, "kombo")
+    assert state["tasks"]["total"] == 1
+    assert state["created_per_key"] == {"course-1": 1, "course-2": 1}
+    assert len(state["courses"]) == 2
+
+
+def test_upsert_by_origin_id_updates_the_course(kombo, sandbox):
+    first = completed(kombo, submit(kombo, {"items": [course_item("c-1", title="Old title")]}))
+    second = completed(kombo, submit(kombo, {"items": [course_item("c-1", title="New title")]}))
+
+    assert first["data"][0]["data"]["id"] == second["data"][0]["data"]["id"]
+    state = vendor_state(sandbox, "kombo")
+    assert state["created_per_key"] == {"c-1": 1}
+    assert [c["body"]["title"] for c in state["courses"]] == ["New title"]
+    listed = kombo.get("/lms/courses").json()["data"]["results"]
+    assert [r["revisions"][0]["title"] for r in listed] == ["New title"]
+
+
+def test_list_courses_pages_with_a_cursor(kombo):
+    completed(kombo, submit(kombo, {"items": [course_item(f"c-{n}") for n in range(3)]}))
+
+    pages, cursor = [], None
+    while True:
+        answer = kombo.get("/lms/courses", params={"page_size": 2, **({"cursor": cursor} if cursor else {})})
+        assert answer.status_code == 200
+        assert schema_issues("GetLmsCoursesPositiveResponse", answer.json()) == []
+        pages.append([r["origin_id"] for r in answer.json()["data"]["results"]])
+        if not (cursor := answer.json()["data"]["next"]):
+            break
+
+    assert pages == [["c-0", "c-1"], ["c-2"]]
+
+
+def test_list_filters_by_updated_after(kombo):
+    completed(kombo, submit(kombo, {"items": [course_item("c-1")]}))
+
+    past = kombo.get("/lms/courses", params={"updated_after": "2000-01-01T00:00:00.000Z"}).json()
+    future = kombo.get("/lms/courses", params={"updated_after": "2999-01-01T00:00:00.000Z"}).json()
+
+    assert [r["origin_id"] for r in past["data"]["results"]] == ["c-1"]
+    assert future["data"]["results"] == []
+
+
+@pytest.mark.parametrize("params", [{"page_size": 0}, {"page_size": 251}, {"page_size": "ten"},
+                                    {"updated_after": "yesterday"}, {"include_deleted": "yes"},
+                                    {"cursor": "not-a-cursor"}], ids=str)
+def test_list_refuses_bad_parameters(kombo, params):
+    answer = kombo.get("/lms/courses", params=params)
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "PLATFORM.INPUT_INVALID"
+
+
+def test_deactivate_by_id_or_remote_id(kombo, sandbox):
+    done = completed(kombo, submit(kombo, {"items": [course_item("c-1"), course_item("c-2")]}))
+    first_id = done["data"][0]["data"]["id"]
+    second_remote = next(c["remote_id"] for c in vendor_state(sandbox, "kombo")["courses"] if c["external_key"] == "c-2")
+
+    by_id = kombo.post(f"/lms/courses/{first_id}/deactivate", json={})
+    by_remote = kombo.post(f"/lms/courses/remote:{second_remote}/deactivate", json={})
+    unknown = kombo.post("/lms/courses/no-such-course/deactivate", json={})
+
+    for answer in (by_id, by_remote):
+        assert answer.status_code == 200
+        assert schema_issues("PostLmsCoursesCourseIdDeactivatePositiveResponse", answer.json()) == []
+        assert answer.json()["data"]["revisions"][0]["status"] == "INACTIVE"
+    assert unknown.status_code == 404
+    assert all(not c["active"] for c in vendor_state(sandbox, "kombo")["courses"])
+
+
+def test_task_of_unknown_id_is_404(kombo):
+    answer = kombo.get(f"{BULK}/no-such-task")
+
+    assert answer.status_code == 404
+    assert answer.json()["status"] == "error"
+
+
+def test_31st_request_in_flight_is_429_concurrency_limit(make_sandbox):
+    # Latency keeps every request in flight long enough for all 31 to overlap.
+    server = make_sandbox(SandboxConfig(faults={"kombo": FaultConfig(latency_ms=1500)}))
+    barrier = threading.Barrier(31)
+    answers: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        api = VendorApi(server.base_urls["kombo"], "kombo")
+        barrier.wait()
+        answer = api.get("/lms/courses")
+        with lock:
+            answers.append(answer)
+        api.close()
+
+    threads = [threading.Thread(target=call) for _ in range(31)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    refused = [a for a in answers if a.status_code == 429]
+    assert sorted(a.status_code for a in answers) == [200] * 30 + [429]
+    assert refused[0].json()["error"]["code"] == "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"
+    assert refused[0].headers["Concurrency-Remaining"] == "0"
+    assert int(refused[0].headers["Retry-After"]) >= 1
+    assert server.state()["vendors"]["kombo"]["counters"]["throttled"] == 1
+
+
+def test_concurrency_slots_are_given_back(kombo):
+    answers = [kombo.get("/lms/courses") for _ in range(40)]
+
+    assert {a.status_code for a in answers} == {200}
+    assert {a.headers["Concurrency-Remaining"] for a in answers} == {"29"}
+
+
+def test_optional_request_rate_limit(make_sandbox, connect):
+    api = connect(make_sandbox(kombo_rate_limit=2, kombo_rate_window=1.0), "kombo")
+
+    statuses = [api.get("/lms/courses").status_code for _ in range(3)]
+    refused = api.get("/lms/courses")
+
+    assert statuses == [200, 200, 429]
+    assert refused.json()["error"]["code"] == "PLATFORM.RATE_LIMIT_EXCEEDED"
+    assert "Retry-After" in refused.headers
+
