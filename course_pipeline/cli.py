@@ -1,6 +1,7 @@
 """course-pipeline: the command line.
 
     course-pipeline validate data/sources.yaml [--source NAME] [--json]
+    course-pipeline payloads data/sources.yaml --source NAME --vendor V
     course-pipeline demo [--sources data/sources.yaml]
     course-pipeline sandbox [--host 127.0.0.1] [--port 8787]
 
@@ -66,6 +67,34 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
+def cmd_payloads(args: argparse.Namespace) -> int:
+    from .vendors import VENDORS
+    from .vendors.base import build_payloads
+    from .vendors.settings import vendor_from_env
+
+    if args.vendor not in VENDORS:
+        print(f"error: unknown vendor {args.vendor!r}; vendors are: {', '.join(VENDORS)}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    (source,) = _select(args.sources_file, args.source)
+    result = validate_catalog(extract_catalog(source))
+    if result.table_errors:
+        for table, why in result.table_errors.items():
+            print(f"error: cannot read {table}: {why}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    vendor = vendor_from_env(args.vendor)
+    payloads = build_payloads(result.valid, [vendor])[args.vendor]
+    for item in payloads.items:
+        sys.stdout.write(json.dumps(vendor.request_body([item.body]), ensure_ascii=False) + "\n")
+    if result.rejected_rows:
+        print(f"note: {result.rejected_rows} catalog rows were rejected by validation and are not here "
+              f"(course-pipeline validate {args.sources_file} --source {source.name})", file=sys.stderr)
+    for reject in payloads.rejects:
+        print(json.dumps({"rejected": reject.course_id, "vendor": reject.vendor, "rule": reject.rule,
+                          "message": reject.message, "file": reject.origin.file, "sheet": reject.origin.sheet,
+                          "row": reject.origin.row}, ensure_ascii=False), file=sys.stderr)
+    return EXIT_REJECTS if payloads.rejects else EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .defs.demo import run_demo  # imports Dagster: only for the commands that need it
 
@@ -88,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--source", help="only this source (default: all)")
     validate.add_argument("--json", action="store_true", help="print JSON with keys tables and rejects")
     validate.set_defaults(func=cmd_validate)
+
+    payloads = commands.add_parser("payloads", help="print each request body a vendor would receive (JSON lines); "
+                                                    "vendor rejects go to stderr")
+    payloads.add_argument("sources_file", help="path to sources.yaml")
+    payloads.add_argument("--source", required=True, help="the catalog source")
+    payloads.add_argument("--vendor", required=True, help="highlevel | kombo | stackone | thought_industries")
+    payloads.set_defaults(func=cmd_payloads)
 
     demo = commands.add_parser("demo", help="run the pipeline on the sample catalogs in the local Dagster instance")
     demo.add_argument("--sources", default="data/sources.yaml", help="path to sources.yaml")

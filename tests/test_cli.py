@@ -47,3 +47,19 @@ def test_bad_config_exits_2_on_stderr(tmp_path, capsys):
 def test_unknown_source_exits_2(sample_sources_file, capsys):
     assert main(["validate", str(sample_sources_file), "--source", "nope"]) == 2
     assert "known sources" in capsys.readouterr().err
+
+
+def test_payloads_prints_request_bodies_and_rejects_to_stderr(sample_sources_file, capsys):
+    code = main(["payloads", str(sample_sources_file), "--source", "northwind_academy", "--vendor", "highlevel"])
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and len(lines) == 3
+    assert all(set(body) == {"locationId", "products"} and len(body["products"]) == 1 for body in lines)
+    rejected = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert [(r["rejected"], r["rule"]) for r in rejected] == [("NW-101", "material_type")]
+    assert "rejected by validation" in err
+
+
+def test_payloads_unknown_vendor_exits_2(sample_sources_file, capsys):
+    assert main(["payloads", str(sample_sources_file), "--source", "cms_export", "--vendor", "moodle"]) == 2
+    assert "vendors are: highlevel, kombo, stackone, thought_industries" in capsys.readouterr().err

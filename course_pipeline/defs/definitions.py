@@ -4,7 +4,8 @@ import dagster as dg
 
 from .catalog_assets import raw_catalog, valid_catalog
 from .partitions import catalog_partitions
-from .resources import CatalogSources, default_sources_file
+from .payload_assets import vendor_payloads
+from .resources import CatalogSources, HighLevelSettings, default_sources_file
 
 catalog_job = dg.define_asset_job(
     "catalog_job",
@@ -14,7 +15,8 @@ catalog_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[raw_catalog, valid_catalog],
+    assets=[raw_catalog, valid_catalog, vendor_payloads],
     jobs=[catalog_job],
-    resources={"catalog_sources": CatalogSources(sources_file=default_sources_file())},
+    resources={"catalog_sources": CatalogSources(sources_file=default_sources_file()),
+               "highlevel": HighLevelSettings()},
 )

@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from ..catalog.sources import SourceConfig, find_source, load_sources
+from ..vendors.settings import highlevel_location_id
 
 DEFAULT_SOURCES_FILE = "data/sources.yaml"
 
@@ -20,6 +21,12 @@ class CatalogSources(dg.ConfigurableResource):
 
     def get(self, name: str) -> SourceConfig:
         return find_source(self.all(), name)
+
+
+class HighLevelSettings(dg.ConfigurableResource):
+    """The HighLevel sub-account (location) courses are imported into."""
+
+    location_id: str = highlevel_location_id()
 
 
 def default_sources_file() -> str:

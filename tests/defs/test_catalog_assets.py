@@ -72,3 +72,22 @@ def test_definitions_validate_on_workspace(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stderr + proc.stdout
+
+
+def test_payload_assets_one_per_vendor_with_metadata(sample_sources_file):
+    from course_pipeline.defs.payload_assets import vendor_payloads
+    from course_pipeline.defs.resources import HighLevelSettings
+
+    instance = dg.DagsterInstance.ephemeral()
+    register_sources(instance, CatalogSources(sources_file=str(sample_sources_file)).all())
+    result = dg.materialize([raw_catalog, valid_catalog, vendor_payloads], partition_key="northwind_academy",
+                            instance=instance, resources={
+                                "catalog_sources": CatalogSources(sources_file=str(sample_sources_file)),
+                                "highlevel": HighLevelSettings(location_id="loc-test")})
+    assert result.success
+    events = {e.asset_key.path[-1]: {k: v.value for k, v in e.metadata.items()}
+              for e in result.asset_materializations_for_node("vendor_payloads")}
+    assert set(events) == {"highlevel_payloads", "kombo_payloads", "stackone_payloads", "thought_industries_payloads"}
+    assert events["highlevel_payloads"]["items"] == 3 and events["highlevel_payloads"]["rejects"] == 1
+    assert "material_type" in events["highlevel_payloads"]["rejected_courses"]
+    assert events["kombo_payloads"]["sample_payload"]["origin_id"] == "NW-101"
