@@ -2,10 +2,14 @@
 
     course-pipeline validate data/sources.yaml [--source NAME] [--json]
     course-pipeline payloads data/sources.yaml --source NAME --vendor V
+    course-pipeline plan data/sources.yaml [--source NAME] [--vendor V] [--json]
+    course-pipeline sync data/sources.yaml [--source NAME] [--vendor V] [--json] [--dry-run]
+    course-pipeline resolve VENDOR COURSE_ID --landed | --not-landed
     course-pipeline demo [--sources data/sources.yaml]
     course-pipeline sandbox [--host 127.0.0.1] [--port 8787]
 
-Exit codes: 0 all good, 1 rows were rejected, 2 a source could not be read or configured.
+Exit codes: 0 all good; 1 rows were rejected (validate, payloads) or items failed or are unknown
+(sync); 2 a source could not be read or configured, or a run could not run.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .catalog.errors import CatalogError
+from tabulate import tabulate
+
+from .catalog.errors import CatalogError, ConfigError
 from .catalog.mapping import extract_catalog
 from .catalog.report import rejects_table, summary_table
 from .catalog.sources import SourceConfig, find_source, load_sources
@@ -70,7 +76,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_payloads(args: argparse.Namespace) -> int:
     from .vendors import VENDORS
     from .vendors.base import build_payloads
-    from .vendors.settings import vendor_from_env
+    from .vendors.settings import make_builder, settings_from_env
 
     if args.vendor not in VENDORS:
         print(f"error: unknown vendor {args.vendor!r}; vendors are: {', '.join(VENDORS)}", file=sys.stderr)
@@ -81,7 +87,7 @@ def cmd_payloads(args: argparse.Namespace) -> int:
         for table, why in result.table_errors.items():
             print(f"error: cannot read {table}: {why}", file=sys.stderr)
         return EXIT_UNREADABLE
-    vendor = vendor_from_env(args.vendor)
+    vendor = make_builder(settings_from_env(args.vendor, check=False))
     payloads = build_payloads(result.valid, [vendor])[args.vendor]
     for item in payloads.items:
         sys.stdout.write(json.dumps(vendor.request_body([item.body]), ensure_ascii=False) + "\n")
@@ -93,6 +99,81 @@ def cmd_payloads(args: argparse.Namespace) -> int:
                           "message": reject.message, "file": reject.origin.file, "sheet": reject.origin.sheet,
                           "row": reject.origin.row}, ensure_ascii=False), file=sys.stderr)
     return EXIT_REJECTS if payloads.rejects else EXIT_OK
+
+
+def _vendors(args: argparse.Namespace) -> list[str]:
+    from .vendors.settings import enabled_vendors
+
+    vendors = enabled_vendors()
+    if args.vendor:
+        if args.vendor not in vendors:
+            raise ConfigError(f"vendor {args.vendor!r} is not enabled; enabled: {', '.join(vendors)}")
+        return [args.vendor]
+    return vendors
+
+
+def print_totals(totals, out=None) -> None:
+    from .pipeline import COUNT_KEYS
+
+    rows = [{"vendor": vendor, **{k: int(counts[k]) for k in COUNT_KEYS}} for vendor, counts in totals.vendors.items()]
+    print(tabulate(rows, headers="keys"), file=out or sys.stdout)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .ledger import Ledger
+    from .pipeline import plan_sources
+
+    sources, vendors = _select(args.sources_file, args.source), _vendors(args)
+    ledger = Ledger()
+    try:
+        totals, results = plan_sources(sources, vendors, ledger)
+    finally:
+        ledger.dispose()
+    unreadable = {r.source: r.table_errors for r in results if r.table_errors}
+    if args.json:
+        print(json.dumps({**totals.as_json(), "unreadable": unreadable}, indent=2))
+    else:
+        print("plan (nothing is sent):")
+        print_totals(totals)
+        for source, errors in unreadable.items():
+            for table, why in errors.items():
+                print(f"  {source}: cannot read {table}: {why}")
+    return EXIT_UNREADABLE if unreadable else EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from .defs.runner import run_sync  # imports Dagster: only for the commands that need it
+
+    sources, vendors = _select(args.sources_file, args.source), _vendors(args)
+    outcome = run_sync(args.sources_file, sources, vendors, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps({**outcome.totals.as_json(), "failed_sources": outcome.failed_sources}, indent=2))
+    else:
+        print_totals(outcome.totals)
+        for source, why in outcome.failed_sources.items():
+            print(f"  {source}: the run failed: {why}")
+    if outcome.failed_sources:
+        return EXIT_UNREADABLE
+    return EXIT_REJECTS if outcome.totals.failed_or_unknown else EXIT_OK
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from .ledger import Ledger
+    from .vendors.settings import make_client, settings_from_env
+
+    client = make_client(settings_from_env(args.vendor))
+    ledger = Ledger()
+    try:
+        done = ledger.resolve(args.vendor, client.account, args.course_id, landed=args.landed,
+                              vendor_id=args.vendor_id)
+    finally:
+        ledger.dispose()
+        client.close()
+    if not done:
+        print(f"error: {args.vendor} has no unknown item {args.course_id!r}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    print(f"{args.vendor} {args.course_id}: " + ("landed" if args.landed else "not landed; the next sync sends it"))
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -124,6 +205,29 @@ def build_parser() -> argparse.ArgumentParser:
     payloads.add_argument("--source", required=True, help="the catalog source")
     payloads.add_argument("--vendor", required=True, help="highlevel | kombo | stackone | thought_industries")
     payloads.set_defaults(func=cmd_payloads)
+
+    for name, helper in (("plan", "what a sync would create, update, deactivate, leave unchanged and reject; "
+                                   "sends nothing"),
+                         ("sync", "run the pipeline on the local Dagster instance (the runs show in the UI) "
+                                  "and print the outcome counts")):
+        command = commands.add_parser(name, help=helper)
+        command.add_argument("sources_file", help="path to sources.yaml")
+        command.add_argument("--source", help="only this source (default: all)")
+        command.add_argument("--vendor", help="only this vendor (default: every enabled vendor)")
+        command.add_argument("--json", action="store_true", help="print one JSON object of counts per vendor")
+        if name == "sync":
+            command.add_argument("--dry-run", action="store_true", help="plan inside Dagster, send nothing")
+        command.set_defaults(func=cmd_plan if name == "plan" else cmd_sync)
+
+    resolve = commands.add_parser("resolve", help="settle an item whose outcome is unknown (HighLevel: an import "
+                                                  "whose answer was lost)")
+    resolve.add_argument("vendor")
+    resolve.add_argument("course_id")
+    landed = resolve.add_mutually_exclusive_group(required=True)
+    landed.add_argument("--landed", action="store_true", help="it is there (give --vendor-id if you know it)")
+    landed.add_argument("--not-landed", dest="landed", action="store_false", help="it is not: send it next time")
+    resolve.add_argument("--vendor-id")
+    resolve.set_defaults(func=cmd_resolve)
 
     demo = commands.add_parser("demo", help="run the pipeline on the sample catalogs in the local Dagster instance")
     demo.add_argument("--sources", default="data/sources.yaml", help="path to sources.yaml")

@@ -35,6 +35,9 @@ class ValidationResult:
     summary: pd.DataFrame  # per table: rows, valid, rejected, held_back
     table_errors: dict[str, str] = field(default_factory=dict)
     content_hash: str = ""
+    # Every course id the catalog holds, valid or not: a course missing from here is gone from the
+    # catalog (and may be deactivated); a rejected one is still there.
+    catalog_course_ids: frozenset[str] = frozenset()
 
     @property
     def rejected_rows(self) -> int:
@@ -238,4 +241,5 @@ def validate_catalog(catalog: Catalog) -> ValidationResult:
                         "held_back": len(frame) - len(valid[table]) - int(rejected_rows)})
     return ValidationResult(source=catalog.source, valid=valid, rejects=public_rejects(rejects),
                             summary=pd.DataFrame(summary), table_errors=dict(catalog.table_errors),
-                            content_hash=catalog.content_hash)
+                            content_hash=catalog.content_hash,
+                            catalog_course_ids=frozenset(tables["courses"]["course_id"].dropna()))

@@ -1,53 +1,49 @@
-"""`course-pipeline demo`: run the pipeline on the sample catalogs in the local Dagster instance
-(DAGSTER_HOME), so every run is there to inspect in the UI afterwards, and print the outcome."""
+"""`course-pipeline demo`: start the local vendor sandbox, run the whole pipeline on the sample
+catalogs in the local Dagster instance (DAGSTER_HOME), so every run is there to inspect in the UI,
+and print what happened. A second demo finds everything unchanged and sends nothing."""
 
-import os
-from pathlib import Path
+import socket
 
-import dagster as dg
+from tabulate import tabulate
 
-from ..catalog.report import rejects_table, summary_table
 from ..catalog.sources import load_sources
-from .catalog_assets import raw_catalog, valid_catalog
-from .partitions import register_sources
-from .resources import CatalogSources
+from ..pipeline import COUNT_KEYS
+from ..sandbox import SandboxServer
+from ..vendors.settings import DEFAULT_SANDBOX_URL, enabled_vendors
+from .runner import local_instance, run_sync
 
-REJECTS_SHOWN = 8
-# The step-by-step event log belongs in the UI; the terminal gets warnings and the summary.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+SANDBOX_PORT = 8787
 
 
-def local_instance() -> dg.DagsterInstance:
-    """The instance in DAGSTER_HOME, defaulting to ./dagster_home so a fresh checkout just works."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
-    home.mkdir(parents=True, exist_ok=True)
-    return dg.DagsterInstance.get()
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def run_demo(sources_file: str) -> int:
     sources = load_sources(sources_file)
+    vendors = enabled_vendors()
     instance = local_instance()
-    register_sources(instance, sources)
-    resources = {"catalog_sources": CatalogSources(sources_file=str(Path(sources_file).resolve()))}
-    failed = []
+    # The clients' default base URLs point at port 8787; another free port works just as well.
+    with SandboxServer(port=SANDBOX_PORT if _free(SANDBOX_PORT) else 0) as sandbox:
+        print(f"vendor sandbox at {sandbox.url}; syncing {len(sources)} catalog(s) to {', '.join(vendors)} …")
+        outcome = run_sync(sources_file, sources, vendors, instance=instance,
+                           sandbox_url=sandbox.url if sandbox.url != DEFAULT_SANDBOX_URL else None)
     for source in sources:
-        result = dg.materialize([raw_catalog, valid_catalog], partition_key=source.name, instance=instance,
-                                resources=resources, raise_on_error=False, tags={"demo": "true"},
-                                run_config=QUIET_RUN_CONFIG)
-        print(f"\n== {source.name} ({source.format}, {source.path.name})  run {result.run_id[:8]}")
-        if not result.success:
-            failed.append(source.name)
-            for event in result.all_events:
-                if event.is_failure and event.event_specific_data is not None:
-                    error = getattr(event.event_specific_data, "error", None)
-                    print(f"  failed: {error.message.strip() if error else event.message}")
+        result = outcome.runs[source.name]
+        if source.name in outcome.failed_sources:
+            print(f"\n== {source.name}: the run failed: {outcome.failed_sources[source.name]}")
             continue
         validated = result.output_for_node("valid_catalog")
-        print(summary_table(validated))
-        if not validated.rejects.empty:
-            print(f"\nrejected rows ({validated.rejected_rows}), first {REJECTS_SHOWN} reasons:")
-            print(rejects_table(validated, limit=REJECTS_SHOWN))
-    print(f"\nDagster instance: {os.environ['DAGSTER_HOME']}")
-    print("Open the runs, assets and rejects in the Dagster UI:  make ui  then http://127.0.0.1:3000 "
-          "(Assets > valid_catalog > a partition)")
-    return 2 if failed else 0
+        summary = validated.summary.set_index("table")
+        print(f"\n== {source.name} ({source.path.name}, run {result.run_id[:8]}): "
+              f"{int(summary.at['courses', 'valid'])} of {int(summary.at['courses', 'rows'])} courses valid, "
+              f"{validated.rejected_rows} rows rejected")
+    rows = [{"vendor": v, **{k: int(c[k]) for k in COUNT_KEYS}} for v, c in outcome.totals.vendors.items()]
+    print("\noutcome per vendor (all catalogs):")
+    print(tabulate(rows, headers="keys"))
+    print(f"\nDagster instance: {instance.root_directory}")
+    print("See every run, the rejected rows and each course's outcome in the Dagster UI:\n"
+          "  make ui   then open http://127.0.0.1:3000  (Assets > sync_report, or valid_catalog for rejects)")
+    print("Run `make demo` again: the ledger finds everything unchanged and no vendor request is sent.")
+    return 2 if outcome.failed_sources else 0

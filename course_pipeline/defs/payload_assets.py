@@ -8,8 +8,8 @@ import dagster as dg
 from ..catalog.validation import ValidationResult
 from ..vendors import VENDORS
 from ..vendors.base import PayloadSet, build_payloads
+from ..vendors.settings import make_builder
 from .partitions import catalog_partitions
-from .resources import HighLevelSettings
 
 REJECTS_SHOWN = 25
 
@@ -46,11 +46,11 @@ def payload_metadata(payloads: PayloadSet) -> dict:
     partitions_def=catalog_partitions,
     group_name="payloads",
     can_subset=True,
+    required_resource_keys=set(VENDORS),
 )
-def vendor_payloads(context: dg.AssetExecutionContext, valid_catalog: ValidationResult,
-                    highlevel: HighLevelSettings):
+def vendor_payloads(context: dg.AssetExecutionContext, valid_catalog: ValidationResult):
     selected = [name for name in VENDORS if dg.AssetKey(payload_asset_key(name)) in context.selected_asset_keys]
-    vendors = [VENDORS[name](location_id=highlevel.location_id) if name == "highlevel" else VENDORS[name]()
-               for name in selected]
+    # The builders need an account only for HighLevel's locationId, which is part of what it is sent.
+    vendors = [make_builder(getattr(context.resources, name).settings_unchecked()) for name in selected]
     for name, payloads in build_payloads(valid_catalog.valid, vendors).items():
         yield dg.Output(payloads, output_name=payload_asset_key(name), metadata=payload_metadata(payloads))

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ..ledger import State
 from .base import CourseBundle, Vendor
 from .languages import locale_code
+from .sync import Result, Send, VendorClient
 from .text import plain_text
+from .transport import NotSent, TransportError
 
 
 def iso_duration(minutes: int) -> str:
@@ -54,3 +57,52 @@ class StackOne(Vendor):
             "content": content or None,
             "unified_custom_fields": course.get("custom_fields") or None,
         })
+
+
+# ------------------------------------------------------------------------------------------ client
+
+BATCH_PATH = "/unified/lms/courses/batch"
+
+
+class StackOneClient(VendorClient):
+    """Batch upserts keyed by external_reference; errors[i] is item i's outcome. Deactivation is an
+    upsert of `active: false`."""
+
+    vendor = "stackone"
+    batch_size = 100
+    workers = 4
+
+    def send(self, batch: list[Send]) -> list[Result]:
+        return self._batch([(s.item.course_id, s.item.body, "created" if s.action == "create" else "updated")
+                            for s in batch])
+
+    def deactivate(self, states: list[State]) -> list[Result]:
+        return self._batch([(s.course_id, {"external_reference": s.course_id, "active": False}, "deactivated")
+                            for s in states])
+
+    def _batch(self, entries: list[tuple[str, dict, str]]) -> list[Result]:
+        ids = [cid for cid, _, _ in entries]
+        try:
+            response = self.transport.request("POST", BATCH_PATH, idempotent=True,
+                                              json={"items": [body for _, body, _ in entries]})
+        except TransportError as exc:
+            status = "failed" if isinstance(exc, NotSent) else "unknown"  # an upsert: safe to re-send
+            return [Result(cid, status, exc.status, "NOT_SENT" if status == "failed" else "ANSWER_LOST",
+                           exc.message, attempts=exc.attempts) for cid in ids]
+        if response.status_code != 202:
+            try:
+                message = str(response.json().get("message"))
+            except ValueError:
+                message = response.text[:300]
+            return [Result(cid, "failed", response.status_code, str(response.status_code),
+                           self.transport.redact(message), attempts=response.attempts) for cid in ids]
+        errors = response.json().get("errors") or []
+        out = []
+        for i, (cid, _, landed_status) in enumerate(entries):
+            problems = errors[i] if i < len(errors) else ["no answer for this item"]
+            if problems:
+                out.append(Result(cid, "failed", 202, "ITEM_REJECTED", "; ".join(map(str, problems)),
+                                  attempts=response.attempts))
+            else:
+                out.append(Result(cid, landed_status, 202, attempts=response.attempts))
+        return out

@@ -75,15 +75,13 @@ def test_definitions_validate_on_workspace(tmp_path):
 
 
 def test_payload_assets_one_per_vendor_with_metadata(sample_sources_file):
+    from course_pipeline.defs.definitions import build_resources
     from course_pipeline.defs.payload_assets import vendor_payloads
-    from course_pipeline.defs.resources import HighLevelSettings
 
     instance = dg.DagsterInstance.ephemeral()
     register_sources(instance, CatalogSources(sources_file=str(sample_sources_file)).all())
     result = dg.materialize([raw_catalog, valid_catalog, vendor_payloads], partition_key="northwind_academy",
-                            instance=instance, resources={
-                                "catalog_sources": CatalogSources(sources_file=str(sample_sources_file)),
-                                "highlevel": HighLevelSettings(location_id="loc-test")})
+                            instance=instance, resources=build_resources(sources_file=str(sample_sources_file)))
     assert result.success
     events = {e.asset_key.path[-1]: {k: v.value for k, v in e.metadata.items()}
               for e in result.asset_materializations_for_node("vendor_payloads")}

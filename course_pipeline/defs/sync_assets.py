@@ -1,0 +1,153 @@
+"""<vendor>_sync: push each vendor's payloads through its rate-limited client, in the vendor's pool
+(one step per vendor across all runs, dagster.yaml), and sync_report: every outcome of the run, joined
+to the catalog row it came from."""
+
+import time
+
+import dagster as dg
+import pandas as pd
+
+from ..catalog.validation import ValidationResult
+from ..ledger import OUTCOME_COLUMNS
+from ..vendors import VENDORS
+from ..vendors.base import PayloadSet
+from ..vendors.settings import make_client
+from ..vendors.sync import STATUSES, Plan, SyncReport, sync_vendor
+from .partitions import catalog_partitions
+from .payload_assets import payload_asset_key
+
+NO_FAILED_ITEMS = "no_failed_items"
+FAILURES_SHOWN = 25
+
+
+class SyncConfig(dg.Config):
+    dry_run: bool = False  # plan only: what would be created, updated, deactivated; nothing is sent
+
+
+def sync_asset_key(vendor: str) -> str:
+    return f"{vendor}_sync"
+
+
+def outcomes_frame(report: SyncReport) -> pd.DataFrame:
+    return pd.DataFrame([o.as_row() for o in report.outcomes], columns=OUTCOME_COLUMNS)
+
+
+def plan_frame(plan: Plan, vendor: str, account: str) -> pd.DataFrame:
+    rows = []
+    for row in plan.rows():
+        origin = row.pop("origin", None)
+        rows.append({**row, "vendor": vendor, "account": account, "source": plan.source,
+                     "payload_hash": plan.hashes.get(row["course_id"]),
+                     "source_file": origin.file if origin else None, "source_sheet": origin.sheet if origin else None,
+                     "source_row": origin.row if origin else None})
+    return pd.DataFrame(rows, columns=OUTCOME_COLUMNS).assign(run_id="dry-run")
+
+
+def failures_markdown(outcomes: pd.DataFrame) -> str:
+    failed = outcomes[outcomes["status"].isin(["failed", "unknown"])]
+    if failed.empty:
+        return "No failed or unknown items."
+    view = failed[["course_id", "action", "status", "http_status", "error_code", "error_message", "source_file",
+                   "source_row"]].head(FAILURES_SHOWN).astype(object).fillna("")
+    view["error_message"] = view["error_message"].astype(str).str.slice(0, 160)
+    more = len(failed) - FAILURES_SHOWN
+    return view.to_markdown(index=False) + (f"\n\n… and {more} more" if more > 0 else "")
+
+
+def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
+    key = sync_asset_key(vendor)
+
+    @dg.asset(
+        name=key,
+        partitions_def=catalog_partitions,
+        group_name="sync",
+        kinds={"api"},
+        pool=f"vendor_{vendor}",
+        ins={"payloads": dg.AssetIn(payload_asset_key(vendor)), "valid_catalog": dg.AssetIn("valid_catalog")},
+        required_resource_keys={vendor, "ledger"},
+        description=f"Sends what changed to {vendor} (rate-limited, retried only where a repeat cannot make a "
+                    "duplicate) and records every course's outcome in the ledger.",
+        check_specs=[dg.AssetCheckSpec(NO_FAILED_ITEMS, asset=key,
+                                       description="No item failed or ended unknown (a warning: the rest landed).")],
+    )
+    def _sync(context: dg.AssetExecutionContext, config: SyncConfig, payloads: PayloadSet,
+              valid_catalog: ValidationResult):
+        account = getattr(context.resources, vendor)
+        ledger = context.resources.ledger.open()
+        client = make_client(account.settings())
+        started = time.monotonic()
+        last_logged = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if time.monotonic() - last_logged[0] > 5 or done == total:
+                last_logged[0] = time.monotonic()
+                context.log.info(f"{vendor}: {done}/{total} items sent")
+
+        try:
+            plan, report = sync_vendor(payloads, client, ledger, source=context.partition_key,
+                                       catalog_ids=valid_catalog.catalog_course_ids, run_id=context.run_id,
+                                       dry_run=config.dry_run, progress=progress)
+        finally:
+            client.close()
+            ledger.dispose()
+        if report is None:
+            counts, outcomes = plan.counts(), plan_frame(plan, vendor, client.account)
+        else:
+            counts, outcomes = report.counts(), outcomes_frame(report)
+        seconds = time.monotonic() - started
+        sent = counts["created"] + counts["updated"] + counts["deactivated"]
+        metadata = {
+            **{f"count/{status}": dg.MetadataValue.int(counts[status]) for status in STATUSES},
+            "requests": dg.MetadataValue.int(counts["requests"]),
+            "throttled_429": dg.MetadataValue.int(counts["throttled"]),
+            "retries": dg.MetadataValue.int(report.retries if report else 0),
+            "duration_seconds": dg.MetadataValue.float(round(seconds, 2)),
+            "items_per_second": dg.MetadataValue.float(round(sent / seconds, 2) if seconds else 0.0),
+            "dry_run": dg.MetadataValue.bool(config.dry_run),
+            "failures": dg.MetadataValue.md(failures_markdown(outcomes)),
+            "dagster/row_count": dg.MetadataValue.int(len(outcomes)),
+        }
+        yield dg.Output(outcomes, metadata=metadata)
+        problems = counts["failed"] + counts["unknown"]
+        yield dg.AssetCheckResult(check_name=NO_FAILED_ITEMS, passed=problems == 0,
+                                  severity=dg.AssetCheckSeverity.WARN,
+                                  metadata={"failed": counts["failed"], "unknown": counts["unknown"]})
+
+    return _sync
+
+
+SYNC_ASSETS = [build_sync_asset(vendor) for vendor in VENDORS]
+
+REPORT_COLUMNS = ["vendor", "course_id", "title", "action", "status", "vendor_id", "http_status", "error_code",
+                  "error_message", "source_file", "source_sheet", "source_row", "payload_hash", "attempts"]
+
+
+@dg.asset(
+    partitions_def=catalog_partitions,
+    group_name="sync",
+    kinds={"pandas"},
+    deps=[sync_asset_key(v) for v in VENDORS],
+    required_resource_keys={"ledger"},
+    description="Every course × vendor outcome of this run, with the catalog row it came from and the vendor's "
+                "id: lineage from the cell to the vendor. Read from the ledger, so it holds exactly the vendors "
+                "this run synced.",
+)
+def sync_report(context: dg.AssetExecutionContext, valid_catalog: ValidationResult) -> dg.Output:
+    ledger = context.resources.ledger.open()
+    try:
+        report = ledger.outcomes(run_id=context.run_id)
+    finally:
+        ledger.dispose()
+    titles = valid_catalog.valid["courses"].set_index("course_id")["title"]
+    report["title"] = report["course_id"].map(titles)
+    report = report.reindex(columns=REPORT_COLUMNS)
+    summary = (report.pivot_table(index="vendor", columns="status", values="course_id", aggfunc="count", fill_value=0)
+               if len(report) else pd.DataFrame())
+    shown = report.head(50).astype(object).fillna("")
+    shown["error_message"] = shown["error_message"].astype(str).str.slice(0, 120)
+    return dg.Output(report, metadata={
+        "dagster/row_count": dg.MetadataValue.int(len(report)),
+        "outcomes_by_vendor": dg.MetadataValue.md(summary.to_markdown() if len(summary) else "No outcomes."),
+        "outcomes": dg.MetadataValue.md(shown.to_markdown(index=False) if len(shown) else "No outcomes."),
+        "failed_or_unknown": dg.MetadataValue.int(int(report["status"].isin(["failed", "unknown"]).sum())),
+    })

@@ -1,0 +1,285 @@
+"""The sync ledger: what each vendor holds of ours, and what happened to every item in every run.
+
+SQLAlchemy Core; SQLite at data/state/ledger.db by default, any SQLAlchemy URL through
+COURSE_PIPELINE_LEDGER_URL (PostgreSQL works unchanged: only portable types and statements).
+
+- sync_state: one row per (vendor, account, course): the vendor's id, the hash of the payload it
+  holds, the last status, and the payload itself where a vendor's update needs the previous one.
+  Written ahead: a row is `in_flight` (with the hash being sent) before the request goes out and
+  settled after, so a run that dies leaves rows the next run reconciles instead of guessing.
+- sync_outcomes: one row per item per run: action, status, HTTP status, error, attempts, vendor id,
+  payload hash, the source row it came from, the run, start and end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+
+DEFAULT_LEDGER_PATH = Path("data/state/ledger.db")
+LEDGER_URL_ENV = "COURSE_PIPELINE_LEDGER_URL"
+
+# Statuses of an item. Landed: the vendor holds the payload whose hash the state records.
+LANDED = ("created", "updated", "unchanged")
+IN_FLIGHT = "in_flight"
+
+metadata = MetaData()
+
+sync_state = Table(
+    "sync_state", metadata,
+    Column("vendor", String(40), primary_key=True),
+    Column("account", String(255), primary_key=True),
+    Column("course_id", String(255), primary_key=True),
+    Column("source", String(255), nullable=False),
+    Column("vendor_id", String(255)),
+    Column("payload_hash", String(64)),  # what the vendor holds (None: nothing of ours yet)
+    Column("pending_hash", String(64)),  # what is being sent (write-ahead)
+    Column("payload_json", LargeBinary),  # the landed body, kept only for vendors that update by diff
+    Column("status", String(20), nullable=False),
+    Column("run_id", String(64)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+sync_outcomes = Table(
+    "sync_outcomes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("vendor", String(40), nullable=False),
+    Column("account", String(255), nullable=False),
+    Column("course_id", String(255), nullable=False),
+    Column("source", String(255)),
+    Column("action", String(20), nullable=False),  # create | update | none | deactivate | reject
+    Column("status", String(20), nullable=False),
+    Column("http_status", Integer),
+    Column("error_code", String(120)),
+    Column("error_message", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("vendor_id", String(255)),
+    Column("payload_hash", String(64)),
+    Column("source_file", String(255)),
+    Column("source_sheet", String(1000)),
+    Column("source_row", Integer),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_outcomes_run", "run_id"),
+    Index("ix_outcomes_item", "vendor", "account", "course_id"),
+)
+
+OUTCOME_COLUMNS = [c.name for c in sync_outcomes.columns if c.name != "id"]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def ledger_url() -> str:
+    url = os.environ.get(LEDGER_URL_ENV)
+    if url:
+        return url
+    DEFAULT_LEDGER_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_LEDGER_PATH}"
+
+
+@dataclass(frozen=True)
+class State:
+    vendor: str
+    account: str
+    course_id: str
+    source: str
+    vendor_id: str | None
+    payload_hash: str | None
+    pending_hash: str | None
+    payload_json: bytes | None
+    status: str
+    run_id: str | None
+
+    @property
+    def holds_ours(self) -> bool:
+        """The vendor holds a payload of ours (created at some point, maybe since changed)."""
+        return self.payload_hash is not None
+
+
+@dataclass
+class OutcomeRow:
+    """One outcome as the ledger stores it (vendors/sync.py builds these)."""
+
+    run_id: str
+    vendor: str
+    account: str
+    course_id: str
+    source: str | None
+    action: str
+    status: str
+    http_status: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    attempts: int = 0
+    vendor_id: str | None = None
+    payload_hash: str | None = None
+    source_file: str | None = None
+    source_sheet: str | None = None
+    source_row: int | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+    def as_row(self) -> dict:
+        return {name: getattr(self, name) for name in OUTCOME_COLUMNS}
+
+
+@dataclass
+class Settlement:
+    """How a state row ends after a send: the new status, and what the vendor now holds."""
+
+    course_id: str
+    status: str
+    vendor_id: str | None = None
+    landed_hash: str | None = None  # set when the payload landed
+    payload_json: bytes | None = None
+
+
+class Ledger:
+    def __init__(self, url: str | None = None):
+        self.url = url or ledger_url()
+        self.engine: Engine = create_engine(self.url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --------------------------------------------------------------------------------- state
+
+    def states(self, vendor: str, account: str) -> dict[str, State]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sync_state).where(and_(sync_state.c.vendor == vendor,
+                                                              sync_state.c.account == account)))
+            return {row.course_id: State(**{k: getattr(row, k) for k in State.__dataclass_fields__})
+                    for row in rows}
+
+    def begin(self, vendor: str, account: str, source: str, run_id: str,
+              pending: Iterable[tuple[str, str | None]]) -> None:
+        """Write-ahead: mark these (course_id, hash being sent) in flight before they are sent."""
+        pending = list(pending)
+        if not pending:
+            return
+        stamp = now()
+        with self.engine.begin() as conn:
+            existing = {row.course_id for row in conn.execute(
+                select(sync_state.c.course_id).where(and_(
+                    sync_state.c.vendor == vendor, sync_state.c.account == account,
+                    sync_state.c.course_id.in_([cid for cid, _ in pending]))))}
+            new = [{"vendor": vendor, "account": account, "course_id": cid, "source": source, "pending_hash": h,
+                    "status": IN_FLIGHT, "run_id": run_id, "created_at": stamp, "updated_at": stamp}
+                   for cid, h in pending if cid not in existing]
+            old = [{"k_course": cid, "pending_hash": h, "status": IN_FLIGHT, "run_id": run_id, "updated_at": stamp}
+                   for cid, h in pending if cid in existing]
+            if new:
+                conn.execute(insert(sync_state), new)
+            if old:
+                conn.execute(self._state_update(vendor, account).values(
+                    pending_hash=bindparam("pending_hash"), status=bindparam("status"),
+                    run_id=bindparam("run_id"), updated_at=bindparam("updated_at")), old)
+
+    def settle(self, vendor: str, account: str, run_id: str, settlements: Iterable[Settlement],
+               outcomes: Iterable[OutcomeRow]) -> None:
+        """After a send: each item's final state and its outcome row, in one transaction."""
+        stamp = now()
+        rows = []
+        for s in settlements:
+            row = {"k_course": s.course_id, "status": s.status, "run_id": run_id, "updated_at": stamp,
+                   "pending_hash": None}
+            rows.append((s, row))
+        with self.engine.begin() as conn:
+            for group in _group_by_columns(rows):
+                statement = self._state_update(vendor, account).values(
+                    **{k: bindparam(k) for k in group[0] if k != "k_course"})
+                conn.execute(statement, group)
+            outcome_rows = [o.as_row() for o in outcomes]
+            if outcome_rows:
+                conn.execute(insert(sync_outcomes), outcome_rows)
+
+    def record(self, outcomes: Iterable[OutcomeRow]) -> None:
+        """Outcomes of items that sent nothing (unchanged, rejected, orphaned, held unknown)."""
+        rows = [o.as_row() for o in outcomes]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(sync_outcomes), rows)
+
+    def resolve(self, vendor: str, account: str, course_id: str, *, landed: bool, vendor_id: str | None = None) -> bool:
+        """A person settles an `unknown` item: it did land (with this vendor id), or it did not (so the next
+        run may send it). Returns False when there is no such unknown item."""
+        with self.engine.begin() as conn:
+            state = conn.execute(select(sync_state).where(and_(
+                sync_state.c.vendor == vendor, sync_state.c.account == account,
+                sync_state.c.course_id == course_id))).first()
+            if state is None or state.status not in ("unknown", IN_FLIGHT):
+                return False
+            values = ({"status": "created", "payload_hash": state.pending_hash, "vendor_id": vendor_id}
+                      if landed else {"status": "failed"})
+            conn.execute(self._state_update(vendor, account).values(**values, pending_hash=None, updated_at=now()),
+                         {"k_course": course_id})
+        return True
+
+    def _state_update(self, vendor: str, account: str):
+        return update(sync_state).where(and_(sync_state.c.vendor == vendor, sync_state.c.account == account,
+                                             sync_state.c.course_id == bindparam("k_course")))
+
+    # ------------------------------------------------------------------------------ history
+
+    def outcomes(self, run_id: str | None = None, vendor: str | None = None) -> pd.DataFrame:
+        query = select(*[sync_outcomes.c[name] for name in OUTCOME_COLUMNS]).order_by(sync_outcomes.c.id)
+        if run_id:
+            query = query.where(sync_outcomes.c.run_id == run_id)
+        if vendor:
+            query = query.where(sync_outcomes.c.vendor == vendor)
+        with self.engine.connect() as conn:
+            return pd.DataFrame(conn.execute(query).mappings().all(), columns=OUTCOME_COLUMNS)
+
+
+def _group_by_columns(rows: list[tuple[Settlement, dict]]) -> list[list[dict]]:
+    """executemany needs one column set per statement: group settlements by the fields they set."""
+    groups: dict[tuple, list[dict]] = {}
+    for settlement, row in rows:
+        if settlement.landed_hash is not None:
+            row["payload_hash"] = settlement.landed_hash
+            if settlement.payload_json is not None:
+                row["payload_json"] = settlement.payload_json
+        if settlement.vendor_id is not None:
+            row["vendor_id"] = settlement.vendor_id
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets a reader (the UI, a report) work beside the writer; busy_timeout makes concurrent
+    # vendor steps wait for each other instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

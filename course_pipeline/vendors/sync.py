@@ -1,0 +1,335 @@
+"""The sync engine, the same for every vendor: compare payloads with the ledger, decide per course
+(create, update, unchanged, deactivate, orphaned, held), send through the vendor's client in worker
+threads under its shared limiter, and settle every item in the ledger with its outcome.
+
+Decisions, per course of this source:
+- no state: create.
+- state landed with the same hash: unchanged (nothing sent).
+- hash differs: update (create again when nothing of ours ever landed).
+- in flight (a run died mid-send) or unknown: re-sent where a repeat cannot duplicate (upserts,
+  Thought Industries' unique externalId); held as `unknown` on HighLevel, never re-sent blindly.
+- in the ledger but gone from the catalog (or archived where the vendor has no archived state):
+  deactivated where the vendor can, `orphaned` where it cannot. Only what this project created is
+  in the ledger, so nothing else is ever touched.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..ledger import IN_FLIGHT, Ledger, OutcomeRow, Settlement, State, now
+from .base import Origin, PayloadItem, PayloadSet
+from .transport import HttpTransport
+
+STATUSES = ("created", "updated", "unchanged", "deactivated", "orphaned", "rejected", "failed", "unknown")
+
+
+@dataclass(frozen=True)
+class Send:
+    item: PayloadItem
+    action: str  # create | update
+    state: State | None
+
+
+@dataclass
+class Result:
+    """A client's word on one item."""
+
+    course_id: str
+    status: str  # created | updated | deactivated | failed | unknown
+    http_status: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    vendor_id: str | None = None
+    attempts: int = 1
+
+    @property
+    def landed(self) -> bool:
+        return self.status in ("created", "updated", "deactivated")
+
+
+class VendorClient:
+    """What a vendor module implements for the load stage."""
+
+    vendor: str
+    batch_size: int = 1
+    workers: int = 4
+    keeps_payload: bool = False  # updates are diffs against the landed body (ledger keeps it)
+    can_deactivate: bool = True
+    can_update: bool = True
+    resend_is_safe: bool = True  # a lost answer may be re-sent without risk of a duplicate
+
+    def __init__(self, transport: HttpTransport, account: str):
+        self.transport = transport
+        self.account = account
+
+    def send(self, batch: list[Send]) -> list[Result]:
+        raise NotImplementedError
+
+    def deactivate(self, states: list[State]) -> list[Result]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+@dataclass
+class Plan:
+    vendor: str
+    source: str
+    sends: list[Send] = field(default_factory=list)
+    unchanged: list[PayloadItem] = field(default_factory=list)
+    deactivations: list[State] = field(default_factory=list)
+    # Items settled without a request: (course, origin or None, status, code, message).
+    settled: list[tuple[str, Origin | None, str, str | None, str]] = field(default_factory=list)
+    origins: dict[str, Origin] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> list[dict]:
+        """What the plan would do, item by item (the dry run's report)."""
+        rows = [{"course_id": s.item.course_id, "action": s.action, "status": "created" if s.action == "create"
+                 else "updated", "origin": s.item.origin} for s in self.sends]
+        rows += [{"course_id": i.course_id, "action": "none", "status": "unchanged", "origin": i.origin}
+                 for i in self.unchanged]
+        rows += [{"course_id": s.course_id, "action": "deactivate", "status": "deactivated",
+                  "origin": self.origins.get(s.course_id)} for s in self.deactivations]
+        rows += [{"course_id": cid, "action": "none", "status": status, "error_code": code, "error_message": message,
+                  "origin": origin} for cid, origin, status, code, message in self.settled]
+        return rows
+
+    def counts(self) -> dict[str, int]:
+        """The outcome counts this plan would reach if every request succeeded (requests 0)."""
+        counts = Counter({status: 0 for status in STATUSES})
+        counts.update(("created" if s.action == "create" else "updated") for s in self.sends)
+        counts["unchanged"] += len(self.unchanged)
+        counts["deactivated"] += len(self.deactivations)
+        counts.update(status for _, _, status, _, _ in self.settled)
+        return {**{s: counts[s] for s in STATUSES}, "requests": 0, "throttled": 0}
+
+
+def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, catalog_ids: set[str],
+              client: VendorClient) -> Plan:
+    plan = Plan(vendor=payloads.vendor, source=source)
+    sending = set()
+    for item in payloads.items:
+        plan.origins[item.course_id] = item.origin
+        plan.hashes[item.course_id] = item.content_hash
+        state = states.get(item.course_id)
+        sending.add(item.course_id)
+        if state is not None and state.source != source:
+            plan.settled.append((item.course_id, item.origin, "failed", "COURSE_ID_CLASH",
+                                 f"course id {item.course_id} is already synced from source {state.source!r}; "
+                                 "course ids must be unique across sources sharing a vendor account"))
+            continue
+        action = _decide(item, state, client)
+        if action == "unchanged":
+            plan.unchanged.append(item)
+        elif action == "held":
+            plan.settled.append((item.course_id, item.origin, "unknown", "UNKNOWN_OUTCOME",
+                                 "an earlier send may or may not have landed; not re-sent until it is resolved "
+                                 "(course-pipeline resolve)"))
+        elif action == "update_not_supported":
+            plan.settled.append((item.course_id, item.origin, "rejected", "UPDATE_NOT_SUPPORTED",
+                                 f"{payloads.vendor} cannot update a course it imported, and re-importing would "
+                                 "make a duplicate: change it there, or delete it there and resolve it as not landed"))
+        else:
+            plan.sends.append(Send(item, action, state))
+    retire: list[State] = []
+    for reject in payloads.rejects:
+        sending.add(reject.course_id)
+        plan.origins[reject.course_id] = reject.origin
+        state = states.get(reject.course_id)
+        if reject.rule == "archived" and state is not None and state.source == source and state.holds_ours:
+            retire.append(state)  # archived where the vendor has no archived state: take it down instead
+            continue
+        plan.settled.append((reject.course_id, reject.origin, "rejected", reject.rule, reject.message))
+    for course_id, state in states.items():
+        # Another source's course, one still in the catalog (a rejected row stays as it is), or one
+        # that never landed: not ours to take down.
+        if state.source != source or course_id in sending or course_id in catalog_ids or not state.holds_ours:
+            continue
+        if state.status in ("deactivated", "orphaned"):
+            continue
+        if state.status in (IN_FLIGHT, "unknown") and not client.resend_is_safe:
+            continue
+        retire.append(state)
+    for state in retire:
+        if state.status in ("deactivated", "orphaned"):
+            continue
+        if client.can_deactivate:
+            plan.deactivations.append(state)
+        else:
+            plan.settled.append((state.course_id, plan.origins.get(state.course_id), "orphaned", "CANNOT_DEACTIVATE",
+                                 f"no longer offered in the catalog, but {payloads.vendor} has no way to remove or "
+                                 "hide a course: remove it there by hand"))
+    return plan
+
+
+def _decide(item: PayloadItem, state: State | None, client: VendorClient) -> str:
+    if state is None:
+        return "create"
+    if state.status in (IN_FLIGHT, "unknown"):
+        if not client.resend_is_safe:
+            return "held"
+        return "update" if state.vendor_id or state.holds_ours else "create"
+    if state.holds_ours and state.payload_hash == item.content_hash and state.status not in ("failed", "deactivated"):
+        return "unchanged"
+    if not state.holds_ours:
+        return "create"
+    if not client.can_update:
+        return "unchanged" if state.payload_hash == item.content_hash else "update_not_supported"
+    return "update"
+
+
+# ----------------------------------------------------------------------------------------- running
+
+@dataclass
+class SyncReport:
+    vendor: str
+    account: str
+    run_id: str
+    outcomes: list[OutcomeRow]
+    requests: int = 0
+    throttled: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        counts = Counter({status: 0 for status in STATUSES})
+        counts.update(o.status for o in self.outcomes)
+        return {**{s: counts[s] for s in STATUSES}, "requests": self.requests, "throttled": self.throttled}
+
+    @property
+    def ok(self) -> bool:
+        counts = self.counts()
+        return counts["failed"] == 0 and counts["unknown"] == 0
+
+
+class Sync:
+    """Runs one plan: sends, deactivations and the settled rest, recording everything."""
+
+    def __init__(self, plan: Plan, client: VendorClient, ledger: Ledger, run_id: str | None = None,
+                 progress=None):
+        self.plan, self.client, self.ledger = plan, client, ledger
+        self.run_id = run_id or uuid.uuid4().hex
+        self.progress = progress or (lambda done, total: None)
+        self._outcomes: list[OutcomeRow] = []
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def run(self) -> SyncReport:
+        started = time.monotonic()
+        self._record_unsent()
+        batches = [self.plan.sends[i:i + self.client.batch_size]
+                   for i in range(0, len(self.plan.sends), self.client.batch_size)]
+        deactivations = [self.plan.deactivations[i:i + self.client.batch_size]
+                         for i in range(0, len(self.plan.deactivations), self.client.batch_size)]
+        self._total = len(self.plan.sends) + len(self.plan.deactivations)
+        with ThreadPoolExecutor(max_workers=max(1, self.client.workers),
+                                thread_name_prefix=f"sync-{self.client.vendor}") as pool:
+            futures = [pool.submit(self._send, batch) for batch in batches]
+            futures += [pool.submit(self._deactivate, batch) for batch in deactivations]
+            for future in futures:
+                future.result()
+        stats = self.client.transport.stats
+        return SyncReport(self.client.vendor, self.client.account, self.run_id, self._outcomes,
+                          requests=stats.requests, throttled=stats.throttled, retries=stats.retries,
+                          seconds=time.monotonic() - started)
+
+    def _record_unsent(self) -> None:
+        stamp = now()
+        rows = [self._row(item.course_id, item.origin, "none", "unchanged", payload_hash=item.content_hash,
+                          started=stamp) for item in self.plan.unchanged]
+        rows += [self._row(cid, origin, "reject" if status == "rejected" else "none", status, code=code,
+                           message=message, payload_hash=self.plan.hashes.get(cid), started=stamp)
+                 for cid, origin, status, code, message in self.plan.settled]
+        self.ledger.record(rows)
+        held = [(cid, status) for cid, _, status, _, _ in self.plan.settled if status in ("unknown", "orphaned")]
+        if held:  # a run that died left these in flight: say what they are now
+            self.ledger.settle(self.client.vendor, self.client.account, self.run_id,
+                               [Settlement(cid, status) for cid, status in held], [])
+        with self._lock:
+            self._outcomes.extend(rows)
+
+    def _send(self, batch: list[Send]) -> None:
+        started = now()
+        self.ledger.begin(self.client.vendor, self.client.account, self.plan.source, self.run_id,
+                          [(s.item.course_id, s.item.content_hash) for s in batch])
+        try:
+            results = self.client.send(batch)
+        except Exception as exc:  # a client bug must not leave items in flight forever
+            results = [Result(s.item.course_id, "unknown" if not self.client.resend_is_safe else "failed",
+                              error_code="CLIENT_ERROR", error_message=self.client.transport.redact(exc))
+                       for s in batch]
+        by_id = {s.item.course_id: s for s in batch}
+        settlements, rows = [], []
+        for result in results:
+            send = by_id[result.course_id]
+            keep = send.item.body_json if self.client.keeps_payload and result.landed else None
+            settlements.append(Settlement(result.course_id, result.status, vendor_id=result.vendor_id,
+                                          landed_hash=send.item.content_hash if result.landed else None,
+                                          payload_json=keep))
+            rows.append(self._row(result.course_id, send.item.origin, send.action, result.status,
+                                  result=result, payload_hash=send.item.content_hash, started=started))
+        self._finish(settlements, rows)
+
+    def _deactivate(self, states: list[State]) -> None:
+        started = now()
+        self.ledger.begin(self.client.vendor, self.client.account, self.plan.source, self.run_id,
+                          [(s.course_id, s.payload_hash) for s in states])
+        by_id = {s.course_id: s for s in states}
+        try:
+            results = self.client.deactivate(states)
+        except Exception as exc:
+            results = [Result(s.course_id, "failed", error_code="CLIENT_ERROR",
+                              error_message=self.client.transport.redact(exc)) for s in states]
+        settlements, rows = [], []
+        for result in results:
+            state = by_id[result.course_id]
+            # A failed deactivation leaves the course as it was: still ours, still to deactivate.
+            status = result.status if result.landed else "failed"
+            settlements.append(Settlement(result.course_id, status, vendor_id=result.vendor_id,
+                                          landed_hash=state.payload_hash))
+            rows.append(self._row(result.course_id, None, "deactivate", status, result=result,
+                                  payload_hash=state.payload_hash, started=started))
+        self._finish(settlements, rows)
+
+    def _finish(self, settlements: list[Settlement], rows: list[OutcomeRow]) -> None:
+        self.ledger.settle(self.client.vendor, self.client.account, self.run_id, settlements, rows)
+        with self._lock:
+            self._outcomes.extend(rows)
+            self._done += len(rows)
+            done = self._done
+        self.progress(done, self._total)
+
+    def _row(self, course_id: str, origin: Origin | None, action: str, status: str, *, result: Result | None = None,
+             code: str | None = None, message: str | None = None, payload_hash: str | None = None,
+             started=None) -> OutcomeRow:
+        origin = origin or self.plan.origins.get(course_id)
+        return OutcomeRow(
+            run_id=self.run_id, vendor=self.client.vendor, account=self.client.account, course_id=course_id,
+            source=self.plan.source, action=action, status=status,
+            http_status=result.http_status if result else None,
+            error_code=(result.error_code if result else code),
+            error_message=(result.error_message if result else message),
+            attempts=result.attempts if result else 0, vendor_id=result.vendor_id if result else None,
+            payload_hash=payload_hash, source_file=origin.file if origin else None,
+            source_sheet=origin.sheet if origin else None, source_row=origin.row if origin else None,
+            started_at=started, finished_at=now())
+
+
+def sync_vendor(payloads: PayloadSet, client: VendorClient, ledger: Ledger, *, source: str,
+                catalog_ids: Iterable[str], run_id: str | None = None, dry_run: bool = False,
+                progress=None) -> tuple[Plan, SyncReport | None]:
+    """Plan, and unless dry_run, run. The plan alone sends nothing."""
+    states = ledger.states(client.vendor, client.account)
+    plan = make_plan(payloads, states, source=source, catalog_ids=set(catalog_ids), client=client)
+    if dry_run:
+        return plan, None
+    return plan, Sync(plan, client, ledger, run_id=run_id, progress=progress).run()

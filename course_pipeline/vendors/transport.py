@@ -1,0 +1,341 @@
+"""The HTTP transport every vendor client uses: one pooled session, one rate limiter shared by all
+worker threads, timeouts, retries that never risk a duplicate, and secrets kept out of every message.
+
+Retry rules (the heart of "never a duplicate"):
+- 429, a refused connection, a connect timeout: the vendor did not process the request, so it is
+  always repeated (after Retry-After, or exponential backoff with jitter).
+- 5xx, 408, a read timeout, a connection reset: the vendor may have processed it. Repeated only when
+  the request is `idempotent` (an upsert keyed by our id, an identical Kombo body, a lookup);
+  otherwise the caller gets Uncertain and the item is `unknown`, never re-sent blindly.
+- 401: the auth gets one chance to refresh (HighLevel OAuth), then the request is repeated once.
+- other 4xx: returned to the caller, which turns the vendor's error into a failed outcome.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = {408, 500, 502, 503, 504}
+REDACTED = "***"
+
+
+# ----------------------------------------------------------------------------------------- secrets
+
+class Redactor:
+    """Replaces every known secret in a text. Secrets are registered as they appear (a refreshed
+    access token included), so nothing that passed through a client can leak into a message."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()):
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4:
+            with self._lock:
+                self._secrets.add(secret)
+
+    def __call__(self, text: Any) -> str:
+        text = str(text)
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+# ------------------------------------------------------------------------------------ rate limiting
+
+@dataclass(frozen=True)
+class Limits:
+    """A vendor's pace: `requests` per `window` seconds and/or `concurrency` requests in flight."""
+
+    requests: int | None = None
+    window: float = 1.0
+    concurrency: int | None = None
+    # Spacing kept on top of the window: the vendor counts arrivals, we count departures, and
+    # network jitter between the two must not push a window over the limit.
+    margin: float = 0.03
+
+
+class RateLimiter:
+    """A sliding-window limiter shared by every thread of a step, which also obeys the vendor: a
+    Retry-After, or a Remaining of 0 with a reset time, pauses every thread until then.
+
+    Hand-written rather than pyrate-limiter: the pausing on vendor headers is the part that matters
+    here, and it is a few lines on top of a window; the maintained limiters expose no such hook."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic):
+        self.limits = limits
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        self._paused_until = 0.0
+        self._cond = threading.Condition()
+        self._in_flight = threading.BoundedSemaphore(limits.concurrency) if limits.concurrency else None
+        self.waited = 0.0  # seconds threads spent waiting here, summed (for the metrics)
+
+    def acquire(self) -> None:
+        started = self._clock()
+        span = self.limits.window * (1 + self.limits.margin)
+        with self._cond:
+            while True:
+                now = self._clock()
+                if now < self._paused_until:
+                    self._cond.wait(self._paused_until - now)
+                    continue
+                if self.limits.requests is None:
+                    break
+                while self._sent and self._sent[0] <= now - span:
+                    self._sent.popleft()
+                if len(self._sent) < self.limits.requests:
+                    self._sent.append(now)
+                    break
+                self._cond.wait(self._sent[0] + span - now)
+        if self._in_flight:
+            self._in_flight.acquire()
+        self.waited += self._clock() - started
+
+    def release(self) -> None:
+        if self._in_flight:
+            self._in_flight.release()
+
+    def pause(self, seconds: float) -> None:
+        """No thread sends for `seconds` (a Retry-After, or a spent window the vendor told us of)."""
+        with self._cond:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            self._cond.notify_all()
+
+
+def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    value = headers.get("Retry-After") if headers else None
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(parsed.timestamp() - (now if now is not None else time.time()), 0.0)
+
+
+def spent_window_seconds(headers: Any, now: float | None = None) -> float | None:
+    """When the vendor says none are left (X-RateLimit-Remaining: 0), how long until its reset."""
+    if not headers or headers.get("X-RateLimit-Remaining") != "0":
+        return None
+    reset = headers.get("X-RateLimit-Reset")  # Thought Industries: epoch seconds
+    if reset:
+        try:
+            return max(float(reset) - (now if now is not None else time.time()), 0.0)
+        except ValueError:
+            return None
+    interval = headers.get("X-RateLimit-Interval-Milliseconds")  # HighLevel: the window's length
+    return float(interval) / 1000 if interval else None
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+class TransportError(Exception):
+    """A request that did not get a usable answer. `status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message, self.status, self.code = message, status, code
+        self.attempts = 1
+
+
+class Uncertain(TransportError):
+    """The vendor may or may not have processed the request (lost answer, 5xx on a non-idempotent call)."""
+
+
+class NotSent(TransportError):
+    """The vendor provably did not process the request, and retries ran out (429s, refused connections)."""
+
+
+class _Again(Exception):
+    """Internal: this attempt should be repeated, after at least `wait` seconds."""
+
+    def __init__(self, reason: TransportError, wait: float = 0.0):
+        super().__init__(reason.message)
+        self.reason, self.wait = reason, wait
+
+
+def _not_sent(exc: requests.RequestException) -> bool:
+    """True when the request never reached the vendor: refused, unresolvable, connect timeout."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    inner = getattr(reason, "reason", reason)
+    return isinstance(inner, urllib3.exceptions.NewConnectionError | urllib3.exceptions.NameResolutionError)
+
+
+# ----------------------------------------------------------------------------------------- auth
+
+class Auth:
+    """Adds credentials to a request; may refresh them once after a 401."""
+
+    def apply(self, session: requests.Session, headers: dict[str, str]) -> Any:
+        return None  # the `auth` argument for requests, if any
+
+    def refresh(self, transport: HttpTransport, used: dict[str, str]) -> bool:
+        """Get fresh credentials after a 401 on a request sent with headers `used`; True to retry."""
+        return False
+
+
+@dataclass
+class BearerAuth(Auth):
+    token: str
+
+    def apply(self, session, headers):
+        headers["Authorization"] = f"Bearer {self.token}"
+
+
+@dataclass
+class BasicAuth(Auth):
+    username: str
+    password: str = ""
+
+    def apply(self, session, headers):
+        return (self.username, self.password)
+
+
+# -------------------------------------------------------------------------------------- transport
+
+@dataclass
+class TransportStats:
+    requests: int = 0
+    throttled: int = 0  # 429s received
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 6
+    # StackOne's SDKs: from 0.5 s, factor 1.5, capped at 60 s; we use it for every vendor.
+    initial: float = 0.5
+    factor: float = 1.5
+    cap: float = 60.0
+
+
+class HttpTransport:
+    """One vendor's connection: base URL, auth, headers, limiter, retries, stats, redaction."""
+
+    def __init__(self, vendor: str, base_url: str, auth: Auth, limiter: RateLimiter, *,
+                 headers: dict[str, str] | None = None, timeout: tuple[float, float] = (5.0, 30.0),
+                 retry: RetryPolicy | None = None, redactor: Redactor | None = None, pool_size: int = 16):
+        self.vendor = vendor
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.limiter = limiter
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.redact = redactor or Redactor()
+        self.stats = TransportStats()
+        self.session = requests.Session()
+        # urllib3 must not retry on its own: only we know whether a repeat is safe.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._refresh_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(self, method: str, path: str, *, idempotent: bool, json: Any = None,
+                params: dict | None = None, data: dict | None = None) -> requests.Response:
+        """The vendor's answer (2xx or a 4xx to be read by the caller), after the retry rules above.
+        Raises Uncertain or NotSent when no usable answer could be had."""
+        refreshed = {"done": False}
+
+        def wait(state: RetryCallState) -> float:
+            backoff = wait_exponential_jitter(initial=self.retry.initial, exp_base=self.retry.factor,
+                                              max=self.retry.cap, jitter=self.retry.initial)(state)
+            hint = getattr(state.outcome.exception(), "wait", 0.0) if state.outcome else 0.0
+            return max(backoff, hint)
+
+        retrying = Retrying(stop=stop_after_attempt(self.retry.attempts), wait=wait,
+                            retry=retry_if_exception_type(_Again), reraise=True,
+                            before_sleep=lambda _state: self.stats.add(retries=1))
+        attempts = 0
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    response = self._attempt(method, path, idempotent, json, params, data, refreshed)
+                    response.attempts = attempts  # how many tries it took, for the item's outcome
+                    return response
+        except _Again as exc:  # attempts ran out
+            exc.reason.attempts = attempts
+            raise exc.reason from None
+        except TransportError as exc:
+            exc.attempts = attempts
+            raise
+        raise AssertionError("unreachable")
+
+    def _attempt(self, method, path, idempotent, json, params, data, refreshed) -> requests.Response:
+        headers = dict(self.headers)
+        auth = self.auth.apply(self.session, headers)
+        self.limiter.acquire()
+        try:
+            self.stats.add(requests=1)
+            response = self.session.request(method, f"{self.base_url}{path}", json=json, params=params, data=data,
+                                            headers=headers, auth=auth, timeout=self.timeout)
+        except requests.RequestException as exc:
+            detail = self.redact(f"{type(exc).__name__}: {exc}")
+            if _not_sent(exc):
+                raise _Again(NotSent(f"{self.vendor} not reached: {detail}")) from None
+            if idempotent:
+                raise _Again(Uncertain(f"{self.vendor} answer lost: {detail}")) from None
+            raise Uncertain(f"{self.vendor} answer lost after sending: {detail}") from None
+        finally:
+            self.limiter.release()
+        pause = spent_window_seconds(response.headers)
+        if pause:
+            self.limiter.pause(pause)
+        status = response.status_code
+        if status == 429:
+            self.stats.add(throttled=1)
+            delay = retry_after_seconds(response.headers)
+            if delay is not None:
+                self.limiter.pause(delay)
+            raise _Again(NotSent(f"{self.vendor} throttled us (429): {self.redact(response.text[:300])}",
+                                 status=429), wait=delay or 0.0)
+        if status == 401 and not refreshed["done"]:
+            refreshed["done"] = True
+            with self._refresh_lock:
+                if self.auth.refresh(self, headers):
+                    raise _Again(NotSent(f"{self.vendor}: 401 after refreshing the token", status=401))
+            return response
+        if status in RETRYABLE_STATUS:
+            error = Uncertain(f"{self.vendor} answered {status}: {self.redact(response.text[:300])}", status=status)
+            if idempotent:
+                raise _Again(error, wait=retry_after_seconds(response.headers) or 0.0)
+            raise error
+        return response
