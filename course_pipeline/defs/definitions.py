@@ -5,7 +5,6 @@ import dagster as dg
 from ..vendors import VENDORS
 from ..vendors.settings import enabled_vendors
 from .catalog_assets import raw_catalog, valid_catalog
-from .partitions import catalog_partitions
 from .payload_assets import payload_asset_key, vendor_payloads
 from .resources import CatalogSources, LedgerResource, default_sources_file, vendor_account_from_env
 from .sync_assets import SYNC_ASSETS, sync_asset_key, sync_report
@@ -20,10 +19,10 @@ def sync_selection(vendors: list[str]) -> dg.AssetSelection:
 
 catalog_job = dg.define_asset_job(
     "catalog_job", selection=dg.AssetSelection.assets(raw_catalog, valid_catalog),
-    partitions_def=catalog_partitions, description="Extract and validate one catalog source.")
+    description="Extract and validate one catalog source.")
 
 sync_job = dg.define_asset_job(
-    "sync_job", selection=sync_selection(enabled_vendors()), partitions_def=catalog_partitions,
+    "sync_job", selection=sync_selection(enabled_vendors()),
     description="The whole pipeline for one catalog source: extract, validate, build payloads, send what "
                 "changed to every enabled vendor, report.")
 

@@ -40,7 +40,7 @@ def payload_metadata(payloads: PayloadSet) -> dict:
 
 @dg.multi_asset(
     outs={payload_asset_key(name): dg.AssetOut(
-        kinds={"python"}, description=f"Each valid course as {name} accepts it (body, content hash, "
+        kinds={"python"}, is_required=False, description=f"Each valid course as {name} accepts it (body, content hash, "
                                       "source rows), and the courses it cannot take, with the reason.")
         for name in VENDORS},
     partitions_def=catalog_partitions,

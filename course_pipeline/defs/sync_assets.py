@@ -85,7 +85,7 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
 
         try:
             plan, report = sync_vendor(payloads, client, ledger, source=context.partition_key,
-                                       catalog_ids=valid_catalog.catalog_course_ids, run_id=context.run_id,
+                                       catalog_ids=valid_catalog.catalog_course_ids, run_id=context.run.run_id,
                                        dry_run=config.dry_run, progress=progress)
         finally:
             client.close()
@@ -135,7 +135,7 @@ REPORT_COLUMNS = ["vendor", "course_id", "title", "action", "status", "vendor_id
 def sync_report(context: dg.AssetExecutionContext, valid_catalog: ValidationResult) -> dg.Output:
     ledger = context.resources.ledger.open()
     try:
-        report = ledger.outcomes(run_id=context.run_id)
+        report = ledger.outcomes(run_id=context.run.run_id)
     finally:
         ledger.dispose()
     titles = valid_catalog.valid["courses"].set_index("course_id")["title"]

@@ -264,6 +264,8 @@ class HttpTransport:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._refresh_lock = threading.Lock()
+        self._backoff = wait_exponential_jitter(multiplier=self.retry.initial, exp_base=self.retry.factor,
+                                                max=self.retry.cap, jitter=self.retry.initial)
 
     def close(self) -> None:
         self.session.close()
@@ -275,8 +277,7 @@ class HttpTransport:
         refreshed = {"done": False}
 
         def wait(state: RetryCallState) -> float:
-            backoff = wait_exponential_jitter(initial=self.retry.initial, exp_base=self.retry.factor,
-                                              max=self.retry.cap, jitter=self.retry.initial)(state)
+            backoff = self._backoff(state)
             hint = getattr(state.outcome.exception(), "wait", 0.0) if state.outcome else 0.0
             return max(backoff, hint)
 

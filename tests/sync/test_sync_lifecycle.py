@@ -1,0 +1,108 @@
+"""A catalog's life against the sandbox: first sync, unchanged re-run, one change, one removal."""
+
+from __future__ import annotations
+
+from sync_support import env_for, sync_all
+
+from course_pipeline.vendors import VENDORS
+
+
+def requests_so_far(sandbox) -> dict[str, int]:
+    return {v: data["counters"]["requests"] for v, data in sandbox.state()["vendors"].items()}
+
+
+def held(sandbox, vendor) -> dict[str, int]:
+    """external key -> how many times the vendor created it."""
+    return sandbox.state()["vendors"][vendor]["created_per_key"]
+
+
+def test_first_sync_creates_everything_once_and_the_ledger_matches(catalog, sandbox, ledger):
+    reports = sync_all(catalog.validated(), ledger, env_for(sandbox))
+    for vendor, report in reports.items():
+        counts = report.counts()
+        assert counts["created"] == 30 and counts["failed"] == counts["unknown"] == 0, (vendor, counts)
+    state = sandbox.state()["vendors"]
+    for vendor in ("kombo", "stackone", "thought_industries"):
+        assert sorted(state[vendor]["created_per_key"]) == [f"C{i:03d}" for i in range(30)]
+        assert set(state[vendor]["created_per_key"].values()) == {1}, vendor
+    assert set(held(sandbox, "highlevel").values()) == {1} and len(held(sandbox, "highlevel")) == 30
+    # the ledger knows each vendor's id for what it created
+    kombo_ids = {c["id"] for c in state["kombo"]["courses"]}
+    assert {s.vendor_id for s in ledger.states("kombo", reports["kombo"].account).values()} == kombo_ids
+    # batched: HighLevel 5 a request, StackOne 10 a request, Kombo 10 a request plus its polls
+    assert reports["highlevel"].requests == 6 and reports["stackone"].requests == 3
+    assert reports["thought_industries"].requests == 30
+    assert 3 < reports["kombo"].requests <= 3 * 4
+
+
+def test_unchanged_rerun_sends_no_request(catalog, sandbox, ledger):
+    env = env_for(sandbox)
+    sync_all(catalog.validated(), ledger, env)
+    before = requests_so_far(sandbox)
+    reports = sync_all(catalog.validated(), ledger, env)
+    assert requests_so_far(sandbox) == before
+    for report in reports.values():
+        assert report.counts()["unchanged"] == 30 and report.requests == 0
+
+
+def test_one_changed_course_is_one_update_per_vendor(catalog, sandbox, ledger):
+    env = env_for(sandbox)
+    sync_all(catalog.validated(), ledger, env)
+    catalog.changed = {"C007": "Course 7, revised"}
+    before = requests_so_far(sandbox)
+    reports = sync_all(catalog.validated(), ledger, env)
+    for vendor in ("kombo", "stackone", "thought_industries"):
+        counts = reports[vendor].counts()
+        assert (counts["updated"], counts["unchanged"]) == (1, 29), vendor
+    assert requests_so_far(sandbox)["stackone"] - before["stackone"] == 1
+    assert requests_so_far(sandbox)["thought_industries"] - before["thought_industries"] == 1  # a PUT of the diff
+    ti = next(c for c in sandbox.state()["vendors"]["thought_industries"]["courses"] if c["external_key"] == "C007")
+    assert ti["body"]["title"] == "Course 7, revised"
+    # HighLevel cannot update an imported course; re-importing would duplicate it: nothing is sent.
+    highlevel = reports["highlevel"].counts()
+    assert highlevel["rejected"] == 1 and highlevel["requests"] == 0
+    assert requests_so_far(sandbox)["highlevel"] == before["highlevel"]
+    assert len(held(sandbox, "highlevel")) == 30
+
+
+def test_a_removed_course_is_deactivated_or_orphaned(catalog, sandbox, ledger):
+    env = env_for(sandbox)
+    sync_all(catalog.validated(), ledger, env)
+    catalog.dropped = {"C003"}
+    reports = sync_all(catalog.validated(), ledger, env)
+    for vendor in ("kombo", "stackone", "thought_industries"):
+        assert reports[vendor].counts()["deactivated"] == 1, vendor
+    assert reports["highlevel"].counts()["orphaned"] == 1
+    state = sandbox.state()["vendors"]
+    gone = {v: next(c for c in state[v]["courses"] if c["external_key"] == "C003")
+            for v in ("kombo", "stackone", "thought_industries")}
+    assert gone["kombo"]["active"] is False
+    assert gone["stackone"]["body"]["active"] is False
+    assert gone["thought_industries"]["body"]["publishedStatus"] == "archived"
+    # a third run does not deactivate it again
+    again = sync_all(catalog.validated(), ledger, env)
+    assert all(r.counts()["deactivated"] == 0 and r.counts()["orphaned"] == 0 for r in again.values())
+
+
+def test_a_rejected_row_is_not_taken_down(catalog, sandbox, ledger):
+    env = env_for(sandbox)
+    sync_all(catalog.validated(), ledger, env, vendors=("stackone",))
+    catalog.changed = {"C004": ""}  # title removed: the row is rejected, but the course is still in the catalog
+    report = sync_all(catalog.validated(), ledger, env, vendors=("stackone",))["stackone"]
+    assert report.counts()["deactivated"] == 0 and report.counts()["unchanged"] == 29
+
+
+def test_dry_run_plans_and_sends_nothing(catalog, sandbox, ledger):
+    reports = sync_all(catalog.validated(), ledger, env_for(sandbox), dry_run=True)
+    assert all(report is None for report in reports.values())
+    assert sum(requests_so_far(sandbox).values()) == 0
+    assert ledger.outcomes().empty
+
+
+def test_every_outcome_keeps_its_source_row(catalog, sandbox, ledger):
+    reports = sync_all(catalog.validated(), ledger, env_for(sandbox))
+    outcomes = ledger.outcomes(run_id=reports["kombo"].run_id)
+    row = outcomes.set_index("course_id").loc["C005"]
+    assert (row["source_file"], int(row["source_row"]), row["status"]) == ("courses.csv", 7, "created")
+    assert row["vendor_id"] and len(row["payload_hash"]) == 64
+    assert set(VENDORS) == set(ledger.outcomes()["vendor"])

@@ -1,0 +1,141 @@
+"""The transport's rules: pacing, obeying the vendor, retrying only where a repeat is safe, redaction."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from course_pipeline.sandbox import SANDBOX_TOKENS, SandboxConfig, SandboxServer
+from course_pipeline.vendors.transport import (
+    BearerAuth,
+    HttpTransport,
+    Limits,
+    NotSent,
+    RateLimiter,
+    Redactor,
+    RetryPolicy,
+    Uncertain,
+    retry_after_seconds,
+    spent_window_seconds,
+)
+
+FAST_RETRY = RetryPolicy(attempts=3, initial=0.01, factor=1.5, cap=0.05)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_limiter_lets_a_window_through_then_waits():
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(requests=3, window=1.0, margin=0.0), clock=clock)
+    for _ in range(3):
+        limiter.acquire()
+    blocked = threading.Thread(target=limiter.acquire, daemon=True)
+    blocked.start()
+    blocked.join(0.2)
+    assert blocked.is_alive()  # the fourth waits for the window
+    clock.now = 1.01
+    with limiter._cond:
+        limiter._cond.notify_all()
+    blocked.join(2)
+    assert not blocked.is_alive()
+
+
+def test_limiter_pause_holds_every_thread():
+    limiter = RateLimiter(Limits(requests=100, window=1.0))
+    limiter.pause(0.3)
+    import time
+
+    started = time.monotonic()
+    limiter.acquire()
+    assert time.monotonic() - started >= 0.25
+
+
+def test_vendor_headers_are_read():
+    assert retry_after_seconds({"Retry-After": "2"}) == 2.0
+    assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0) == 10.0
+    assert retry_after_seconds({}) is None
+    assert spent_window_seconds({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "105"}, now=100.0) == 5.0
+    assert spent_window_seconds({"X-RateLimit-Remaining": "0", "X-RateLimit-Interval-Milliseconds": "10000"}) == 10.0
+    assert spent_window_seconds({"X-RateLimit-Remaining": "7"}) is None
+
+
+def test_redactor_hides_every_registered_secret():
+    redact = Redactor(["s3cr3t-token", None, "ab"])
+    redact.add("later-token-xyz")
+    assert redact("Bearer s3cr3t-token and later-token-xyz; ab stays") == "Bearer *** and ***; ab stays"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with SandboxServer(SandboxConfig()) as server:
+        yield server
+
+
+def transport(sandbox, vendor_path, token, **headers):
+    return HttpTransport("test", f"{sandbox.url}{vendor_path}", BearerAuth(token), RateLimiter(Limits()),
+                         headers=headers, retry=FAST_RETRY, timeout=(1, 2))
+
+
+def test_a_500_on_an_import_is_uncertain_and_not_repeated(sandbox):
+    sandbox.set_faults("highlevel", error_500_rate=1.0)
+    try:
+        client = transport(sandbox, "/highlevel", SANDBOX_TOKENS["highlevel_token"], Version="2021-07-28")
+        with pytest.raises(Uncertain):
+            client.request("POST", "/courses/courses-exporter/public/import", idempotent=False,
+                           json={"locationId": SANDBOX_TOKENS["highlevel_location_id"], "products": []})
+        assert client.stats.requests == 1 and client.stats.retries == 0
+    finally:
+        sandbox.set_faults("highlevel")
+
+
+def test_a_500_on_an_upsert_is_repeated_until_attempts_run_out(sandbox):
+    sandbox.set_faults("kombo", error_500_rate=1.0)
+    try:
+        client = transport(sandbox, "/kombo/v1", SANDBOX_TOKENS["kombo_api_key"],
+                           **{"X-Integration-Id": SANDBOX_TOKENS["kombo_integration_id"]})
+        with pytest.raises(Uncertain) as info:
+            client.request("POST", "/lms/courses/bulk", idempotent=True, json={"items": []})
+        assert client.stats.requests == 3 and info.value.attempts == 3
+    finally:
+        sandbox.set_faults("kombo")
+
+
+def test_429s_are_repeated_for_any_request_and_counted(sandbox):
+    sandbox.set_faults("highlevel", error_429_rate=1.0)
+    try:
+        client = transport(sandbox, "/highlevel", SANDBOX_TOKENS["highlevel_token"], Version="2021-07-28")
+        client.retry = RetryPolicy(attempts=2, initial=0.01, cap=0.02)
+        with pytest.raises(NotSent):
+            client.request("POST", "/courses/courses-exporter/public/import", idempotent=False,
+                           json={"locationId": SANDBOX_TOKENS["highlevel_location_id"], "products": []})
+        assert client.stats.throttled == 2 and client.stats.requests == 2
+    finally:
+        sandbox.set_faults("highlevel")
+
+
+def test_a_refused_connection_is_not_sent():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = HttpTransport("test", f"http://127.0.0.1:{port}", BearerAuth("t"), RateLimiter(Limits()),
+                           retry=FAST_RETRY, timeout=(0.5, 0.5))
+    with pytest.raises(NotSent) as info:
+        client.request("POST", "/x", idempotent=False, json={})
+    assert info.value.attempts == 3
+
+
+def test_secrets_never_reach_an_error_message(sandbox):
+    secret = "do-not-print-me-123456"
+    client = transport(sandbox, "/kombo/v1", secret, **{"X-Integration-Id": SANDBOX_TOKENS["kombo_integration_id"]})
+    client.redact.add(secret)
+    response = client.request("POST", "/lms/courses/bulk", idempotent=True, json={"items": []})
+    assert response.status_code == 401
+    assert secret not in client.redact(f"{response.request.headers}")
