@@ -14,6 +14,7 @@ COURSE_PIPELINE_LEDGER_URL (PostgreSQL works unchanged: only portable types and 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -88,6 +89,13 @@ sync_outcomes = Table(
     Column("finished_at", DateTime(timezone=True)),
     Index("ix_outcomes_run", "run_id"),
     Index("ix_outcomes_item", "vendor", "account", "course_id"),
+)
+
+rate_windows = Table(
+    "rate_windows", metadata,
+    Column("vendor", String(40), primary_key=True),
+    Column("account", String(255), primary_key=True),
+    Column("sent_at", Text, nullable=False),  # JSON list of epoch seconds: the last window's sends
 )
 
 OUTCOME_COLUMNS = [c.name for c in sync_outcomes.columns if c.name != "id"]
@@ -245,6 +253,19 @@ class Ledger:
             conn.execute(self._state_update(vendor, account).values(**values, pending_hash=None, updated_at=now()),
                          {"k_course": course_id})
         return True
+
+    def load_window(self, vendor: str, account: str) -> list[float]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(rate_windows.c.sent_at).where(and_(
+                rate_windows.c.vendor == vendor, rate_windows.c.account == account))).first()
+        return json.loads(row.sent_at) if row else []
+
+    def save_window(self, vendor: str, account: str, sent_at: list[float]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(rate_windows.delete().where(and_(rate_windows.c.vendor == vendor,
+                                                          rate_windows.c.account == account)))
+            conn.execute(insert(rate_windows), {"vendor": vendor, "account": account,
+                                                "sent_at": json.dumps([round(t, 3) for t in sent_at])})
 
     def _state_update(self, vendor: str, account: str):
         return update(sync_state).where(and_(sync_state.c.vendor == vendor, sync_state.c.account == account,

@@ -225,6 +225,8 @@ class Sync:
 
     def run(self) -> SyncReport:
         started = time.monotonic()
+        limiter = self.client.transport.limiter
+        limiter.preload(self.ledger.load_window(self.client.vendor, self.client.account))
         self._record_unsent()
         batches = [self.plan.sends[i:i + self.client.batch_size]
                    for i in range(0, len(self.plan.sends), self.client.batch_size)]
@@ -237,6 +239,8 @@ class Sync:
             futures += [pool.submit(self._deactivate, batch) for batch in deactivations]
             for future in futures:
                 future.result()
+        if self.plan.sends or self.plan.deactivations:
+            self.ledger.save_window(self.client.vendor, self.client.account, limiter.recent_sends())
         stats = self.client.transport.stats
         return SyncReport(self.client.vendor, self.client.account, self.run_id, self._outcomes,
                           requests=stats.requests, throttled=stats.throttled, retries=stats.retries,

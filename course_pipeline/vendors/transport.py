@@ -124,6 +124,36 @@ class RateLimiter:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
             self._cond.notify_all()
 
+    def vendor_window_spent(self, seconds: float) -> None:
+        """The vendor says none are left until `seconds` from now. When our own window is full too we
+        wait anyway (and the vendor's reset, in whole seconds, would only add delay); when it is not,
+        the vendor counts requests we did not make (another client on the account): pause."""
+        with self._cond:
+            span = self.limits.window * (1 + self.limits.margin)
+            now = self._clock()
+            ours = sum(1 for sent in self._sent if sent > now - span)
+        if self.limits.requests is None or ours < self.limits.requests:
+            self.pause(seconds)
+
+    # A new run's limiter starts from the sends of the previous run's last window (kept in the
+    # ledger), so back-to-back runs of a backfill do not burst into a window the vendor still counts.
+
+    def recent_sends(self) -> list[float]:
+        """Wall-clock times of the sends still inside the window."""
+        with self._cond:
+            offset = time.time() - self._clock()
+            span = self.limits.window * (1 + self.limits.margin)
+            now = self._clock()
+            return [sent + offset for sent in self._sent if sent > now - span]
+
+    def preload(self, wall_times: list[float]) -> None:
+        with self._cond:
+            offset = time.time() - self._clock()
+            span = self.limits.window * (1 + self.limits.margin)
+            now = self._clock()
+            earlier = sorted(t - offset for t in wall_times if t - offset > now - span)
+            self._sent = deque(sorted([*earlier, *self._sent]))
+
 
 def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
     """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
@@ -319,7 +349,7 @@ class HttpTransport:
             self.limiter.release()
         pause = spent_window_seconds(response.headers)
         if pause:
-            self.limiter.pause(pause)
+            self.limiter.vendor_window_spent(pause)
         status = response.status_code
         if status == 429:
             self.stats.add(throttled=1)
