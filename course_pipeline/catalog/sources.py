@@ -204,9 +204,7 @@ def parse_source(raw: Any, *, base_dir: Path, index: int) -> SourceConfig:
     return source
 
 
-def load_sources(path: str | Path) -> list[SourceConfig]:
-    """Read and check sources.yaml. Paths inside it are relative to the file itself."""
-    path = Path(path)
+def _read_document(path: Path) -> list:
     if not path.is_file():
         raise ConfigError(f"sources file not found: {path}")
     try:
@@ -215,7 +213,26 @@ def load_sources(path: str | Path) -> list[SourceConfig]:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list):
         raise ConfigError(f"{path} must hold a list under the key 'sources'")
-    sources = [parse_source(raw, base_dir=path.parent, index=i) for i, raw in enumerate(doc["sources"])]
+    return doc["sources"]
+
+
+def load_sources_leniently(path: str | Path) -> tuple[list[SourceConfig], list[str]]:
+    """Every source that can be configured, and a message for each that cannot: for the sensor, where
+    one broken source must not stop the others."""
+    path = Path(path)
+    sources, problems = [], []
+    for index, raw in enumerate(_read_document(path)):
+        try:
+            sources.append(parse_source(raw, base_dir=path.parent, index=index))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return sources, problems
+
+
+def load_sources(path: str | Path) -> list[SourceConfig]:
+    """Read and check sources.yaml. Paths inside it are relative to the file itself."""
+    path = Path(path)
+    sources = [parse_source(raw, base_dir=path.parent, index=i) for i, raw in enumerate(_read_document(path))]
     names = [s.name for s in sources]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:

@@ -12,6 +12,23 @@ from .resources import CatalogSources
 
 TABLES_READABLE = "tables_readable"
 NO_REJECTED_ROWS = "no_rejected_rows"
+CATALOG_FILE = "catalog_file"
+
+
+@dg.observable_source_asset(
+    name=CATALOG_FILE,
+    partitions_def=catalog_partitions,
+    group_name="catalog",
+    description="The catalog source's files as they are now. Its data version is the content hash (files and "
+                "mapping), so the UI marks everything downstream stale when a catalog changes.",
+)
+def catalog_file(context, catalog_sources: CatalogSources) -> dg.DataVersionsByPartition:
+    known = set(context.instance.get_dynamic_partitions(catalog_partitions.name))
+    versions = {}
+    for source in catalog_sources.all():
+        if source.name in known:
+            versions[source.name] = dg.DataVersion(source.content_hash())
+    return dg.DataVersionsByPartition(versions)
 
 
 @dg.asset(
@@ -20,6 +37,7 @@ NO_REJECTED_ROWS = "no_rejected_rows"
     kinds={"pandas"},
     description="The catalog source read into our four tables (courses, modules, lessons, materials), "
                 "values parsed, every row keeping its file, sheet and row number.",
+    deps=[CATALOG_FILE],
     check_specs=[dg.AssetCheckSpec(TABLES_READABLE, asset="raw_catalog", blocking=True,
                                    description="Every configured table of the source could be read.")],
 )

@@ -4,7 +4,8 @@ import dagster as dg
 
 from ..vendors import VENDORS
 from ..vendors.settings import enabled_vendors
-from .catalog_assets import raw_catalog, valid_catalog
+from .automation import RETRY_FAILED_CONFIG, catalog_sensor_for, nightly_schedule_for
+from .catalog_assets import catalog_file, raw_catalog, valid_catalog
 from .payload_assets import payload_asset_key, vendor_payloads
 from .resources import CatalogSources, LedgerResource, default_sources_file, vendor_account_from_env
 from .sync_assets import SYNC_ASSETS, sync_asset_key, sync_report
@@ -27,6 +28,12 @@ sync_job = dg.define_asset_job(
                 "changed to every enabled vendor, report.")
 
 
+retry_failed_job = dg.define_asset_job(
+    "retry_failed", selection=sync_selection(enabled_vendors()), config=RETRY_FAILED_CONFIG,
+    description="Re-sends only the items whose last outcome is failed, or unknown where a repeat cannot make a "
+                "duplicate; everything else is left alone.")
+
+
 def build_resources(sandbox_url: str | None = None, sources_file: str | None = None,
                     ledger_url: str | None = None) -> dict:
     return {
@@ -36,6 +43,12 @@ def build_resources(sandbox_url: str | None = None, sources_file: str | None = N
     }
 
 
-ASSETS = [raw_catalog, valid_catalog, vendor_payloads, *SYNC_ASSETS, sync_report]
+ASSETS = [catalog_file, raw_catalog, valid_catalog, vendor_payloads, *SYNC_ASSETS, sync_report]
 
-defs = dg.Definitions(assets=ASSETS, jobs=[catalog_job, sync_job], resources=build_resources())
+defs = dg.Definitions(
+    assets=ASSETS,
+    jobs=[catalog_job, sync_job, retry_failed_job],
+    sensors=[catalog_sensor_for(sync_job)],
+    schedules=[nightly_schedule_for(sync_job)],
+    resources=build_resources(),
+)

@@ -22,6 +22,7 @@ FAILURES_SHOWN = 25
 
 class SyncConfig(dg.Config):
     dry_run: bool = False  # plan only: what would be created, updated, deactivated; nothing is sent
+    only_failed: bool = False  # send only the items whose last outcome is failed, or unknown where safe
 
 
 def sync_asset_key(vendor: str) -> str:
@@ -65,6 +66,10 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         pool=f"vendor_{vendor}",
         ins={"payloads": dg.AssetIn(payload_asset_key(vendor)), "valid_catalog": dg.AssetIn("valid_catalog")},
         required_resource_keys={vendor, "ledger"},
+        # A transient cause (a network outage, a locked ledger) fails the step; the retry resumes from the
+        # ledger, so what landed is not sent again.
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL,
+                                    jitter=dg.Jitter.PLUS_MINUS),
         description=f"Sends what changed to {vendor} (rate-limited, retried only where a repeat cannot make a "
                     "duplicate) and records every course's outcome in the ledger.",
         check_specs=[dg.AssetCheckSpec(NO_FAILED_ITEMS, asset=key,
@@ -86,7 +91,8 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         try:
             plan, report = sync_vendor(payloads, client, ledger, source=context.partition_key,
                                        catalog_ids=valid_catalog.catalog_course_ids, run_id=context.run.run_id,
-                                       dry_run=config.dry_run, progress=progress)
+                                       dry_run=config.dry_run, only_failed=config.only_failed,
+                                       progress=progress)
         finally:
             client.close()
             ledger.dispose()

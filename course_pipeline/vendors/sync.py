@@ -328,12 +328,21 @@ class Sync:
             started_at=started, finished_at=now())
 
 
+def failed_only(plan: Plan) -> Plan:
+    """The part of a plan that retries what last failed (or is unknown where a repeat is safe); nothing
+    else is looked at, so nothing else gets an outcome."""
+    retry = [s for s in plan.sends if s.state is not None and s.state.status in ("failed", "unknown", IN_FLIGHT)]
+    return Plan(vendor=plan.vendor, source=plan.source, sends=retry, origins=plan.origins, hashes=plan.hashes)
+
+
 def sync_vendor(payloads: PayloadSet, client: VendorClient, ledger: Ledger, *, source: str,
                 catalog_ids: Iterable[str], run_id: str | None = None, dry_run: bool = False,
-                progress=None) -> tuple[Plan, SyncReport | None]:
+                only_failed: bool = False, progress=None) -> tuple[Plan, SyncReport | None]:
     """Plan, and unless dry_run, run. The plan alone sends nothing."""
     states = ledger.states(client.vendor, client.account)
     plan = make_plan(payloads, states, source=source, catalog_ids=set(catalog_ids), client=client)
+    if only_failed:
+        plan = failed_only(plan)
     if dry_run:
         return plan, None
     return plan, Sync(plan, client, ledger, run_id=run_id, progress=progress).run()

@@ -106,3 +106,35 @@ def test_every_outcome_keeps_its_source_row(catalog, sandbox, ledger):
     assert (row["source_file"], int(row["source_row"]), row["status"]) == ("courses.csv", 7, "created")
     assert row["vendor_id"] and len(row["payload_hash"]) == 64
     assert set(VENDORS) == set(ledger.outcomes()["vendor"])
+
+
+def test_retrying_failures_sends_only_what_failed(catalog, sandbox, ledger):
+    from course_pipeline.vendors.base import build_payloads
+    from course_pipeline.vendors.settings import make_builder, make_client, settings_from_env
+    from course_pipeline.vendors.sync import sync_vendor
+    from course_pipeline.vendors.transport import RetryPolicy
+
+    env = env_for(sandbox, STACKONE_BATCH_SIZE="5", STACKONE_WORKERS="1")  # one thread: the seeded faults repeat
+    validated = catalog.validated()
+    settings = settings_from_env("stackone", env)
+    payloads = build_payloads(validated.valid, [make_builder(settings)])["stackone"]
+
+    def run(**options):
+        client = make_client(settings)
+        client.transport.retry = RetryPolicy(attempts=2, initial=0.01, cap=0.02)
+        try:
+            return sync_vendor(payloads, client, ledger, source="shop", catalog_ids=validated.catalog_course_ids,
+                               **options)[1]
+        finally:
+            client.close()
+
+    sandbox.set_faults("stackone", error_500_rate=0.5, seed=3)
+    first = run()
+    failed = {o.course_id for o in first.outcomes if o.status in ("failed", "unknown")}
+    assert failed and len(failed) < 30  # some batches got through, some did not
+    sandbox.set_faults("stackone")
+    retry = run(only_failed=True)
+    assert {o.course_id for o in retry.outcomes} == failed  # nothing else looked at, nothing else sent
+    assert retry.requests == -(-len(failed) // 5)
+    assert retry.counts()["failed"] == 0
+    assert len(sandbox.state()["vendors"]["stackone"]["created_per_key"]) == 30

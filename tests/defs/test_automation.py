@@ -1,0 +1,92 @@
+"""The sensor, the nightly schedule and the retry job, evaluated the way the daemon evaluates them."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import dagster as dg
+import yaml
+
+from course_pipeline.defs.automation import catalog_sensor_for, nightly_schedule_for
+from course_pipeline.defs.definitions import defs, retry_failed_job, sync_job
+from course_pipeline.defs.partitions import catalog_partitions
+from course_pipeline.defs.resources import CatalogSources
+
+SENSOR = catalog_sensor_for(sync_job)
+
+
+def write_sources(folder, names, *, broken=False):
+    entries = []
+    for name in names:
+        (folder / f"{name}.csv").write_text("course_id,title\nC1,One\n", encoding="utf-8")
+        entries.append({"name": name, "format": "csv", "path": f"{name}.csv", "tables": {"courses": {}}})
+    if broken:
+        entries.append({"name": "broken", "format": "csv", "path": "missing.csv", "tables": {"courses": {}}})
+    (folder / "sources.yaml").write_text(yaml.safe_dump({"sources": entries}))
+    return folder / "sources.yaml"
+
+
+def evaluate(instance, sources_file, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"catalog_sources": CatalogSources(sources_file=str(sources_file))})
+    return SENSOR(context)  # the SensorResult, as the daemon receives it
+
+
+def apply(instance, result):
+    """What the daemon does with a tick's partition requests."""
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+
+
+def test_new_source_adds_its_partition_and_one_run(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    result = evaluate(instance, write_sources(tmp_path, ["alpha"]))
+    assert [list(r.partition_keys) for r in result.dynamic_partitions_requests] == [["alpha"]]
+    assert [r.partition_key for r in result.run_requests] == ["alpha"]
+    assert result.run_requests[0].run_key.startswith("alpha:")
+    assert json.loads(result.cursor)["alpha"] == result.run_requests[0].run_key.split(":", 1)[1]
+
+
+def test_changed_file_is_one_run_request_and_unchanged_is_none(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    sources_file = write_sources(tmp_path, ["alpha", "beta"])
+    first = evaluate(instance, sources_file)
+    apply(instance, first)
+    assert sorted(r.partition_key for r in first.run_requests) == ["alpha", "beta"]
+    unchanged = evaluate(instance, sources_file, cursor=first.cursor)
+    assert unchanged.run_requests == []
+    assert unchanged.skip_reason is not None and "no catalog changed" in str(unchanged.skip_reason)
+    (tmp_path / "beta.csv").write_text("course_id,title\nC1,One\nC2,Two\n", encoding="utf-8")
+    changed = evaluate(instance, sources_file, cursor=unchanged.cursor)
+    assert [r.partition_key for r in changed.run_requests] == ["beta"]
+    assert not changed.dynamic_partitions_requests
+    observed = [e for e in changed.asset_events if isinstance(e, dg.AssetObservation)]
+    assert [e.partition for e in observed] == ["beta"]
+    assert observed[0].tags["dagster/data_version"] == changed.run_requests[0].run_key.split(":", 1)[1]
+
+
+def test_an_unreadable_source_is_logged_and_the_others_go_on(tmp_path, capfd):
+    instance = dg.DagsterInstance.ephemeral()
+    result = evaluate(instance, write_sources(tmp_path, ["alpha"], broken=True))
+    assert [r.partition_key for r in result.run_requests] == ["alpha"]
+    logged = capfd.readouterr().err
+    assert "source 'broken'" in logged and "file not found" in logged
+
+
+def test_nightly_schedule_requests_every_partition_once_a_day(tmp_path):
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))  # a schedule's context wants a persistent instance
+    instance.add_dynamic_partitions(catalog_partitions.name, ["alpha", "beta"])
+    schedule = nightly_schedule_for(sync_job)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.datetime(2026, 11, 24, 2))
+    requests = list(schedule(context))
+    instance.dispose()
+    assert [(r.partition_key, r.run_key) for r in requests] == [("alpha", "nightly:2026-11-24:alpha"),
+                                                                ("beta", "nightly:2026-11-24:beta")]
+
+
+def test_definitions_hold_the_jobs_sensor_and_schedule():
+    assert {job.name for job in defs.jobs} >= {"sync_job", "retry_failed", "catalog_job"}
+    assert retry_failed_job.config["ops"]["kombo_sync"]["config"]["only_failed"] is True
+    assert [s.name for s in defs.sensors] == ["catalog_sources_sensor"]
+    assert [s.name for s in defs.schedules] == ["nightly_reconcile"]
