@@ -44,9 +44,7 @@ from sqlalchemy import (
 DEFAULT_LEDGER_PATH = Path("data/state/ledger.db")
 LEDGER_URL_ENV = "COURSE_PIPELINE_LEDGER_URL"
 
-# Statuses of an item. Landed: the vendor holds the payload whose hash the state records.
-LANDED = ("created", "updated", "unchanged")
-IN_FLIGHT = "in_flight"
+IN_FLIGHT = "in_flight"  # the status of an item between its write-ahead mark and its settlement
 
 metadata = MetaData()
 
@@ -220,8 +218,9 @@ class Ledger:
         stamp = now()
         rows = []
         for s in settlements:
-            row = {"k_course": s.course_id, "status": s.status, "run_id": run_id, "updated_at": stamp,
-                   "pending_hash": None}
+            row = {"k_course": s.course_id, "status": s.status, "run_id": run_id, "updated_at": stamp}
+            if s.status != "unknown":  # an unknown item keeps the hash it was sent with, for `resolve --landed`
+                row["pending_hash"] = None
             rows.append((s, row))
         with self.engine.begin() as conn:
             for group in _group_by_columns(rows):
@@ -240,16 +239,18 @@ class Ledger:
                 conn.execute(insert(sync_outcomes), rows)
 
     def resolve(self, vendor: str, account: str, course_id: str, *, landed: bool, vendor_id: str | None = None) -> bool:
-        """A person settles an `unknown` item: it did land (with this vendor id), or it did not (so the next
-        run may send it). Returns False when there is no such unknown item."""
+        """A person settles an item. Landed: an `unknown` item is there after all (with this vendor id).
+        Not landed: the vendor holds nothing of it (never arrived, or deleted there by hand), so the next
+        sync creates it. Returns False when there is no such item (or, for landed, none unknown)."""
         with self.engine.begin() as conn:
             state = conn.execute(select(sync_state).where(and_(
                 sync_state.c.vendor == vendor, sync_state.c.account == account,
                 sync_state.c.course_id == course_id))).first()
-            if state is None or state.status not in ("unknown", IN_FLIGHT):
+            if state is None or (landed and state.status not in ("unknown", IN_FLIGHT)):
                 return False
             values = ({"status": "created", "payload_hash": state.pending_hash, "vendor_id": vendor_id}
-                      if landed else {"status": "failed"})
+                      if landed else {"status": "failed", "payload_hash": None, "vendor_id": None,
+                                      "payload_json": None})
             conn.execute(self._state_update(vendor, account).values(**values, pending_hash=None, updated_at=now()),
                          {"k_course": course_id})
         return True

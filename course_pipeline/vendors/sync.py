@@ -132,12 +132,14 @@ def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, ca
             plan.unchanged.append(item)
         elif action == "held":
             plan.settled.append((item.course_id, item.origin, "unknown", "UNKNOWN_OUTCOME",
-                                 "an earlier send may or may not have landed; not re-sent until it is resolved "
-                                 "(course-pipeline resolve)"))
+                                 "an earlier send may or may not have landed; not re-sent until it is resolved: "
+                                 f"`course-pipeline resolve {payloads.vendor} {item.course_id} --landed` or "
+                                 "`--not-landed`"))
         elif action == "update_not_supported":
             plan.settled.append((item.course_id, item.origin, "rejected", "UPDATE_NOT_SUPPORTED",
                                  f"{payloads.vendor} cannot update a course it imported, and re-importing would "
-                                 "make a duplicate: change it there, or delete it there and resolve it as not landed"))
+                                 "make a duplicate: change it there by hand, or delete it there and run "
+                                 f"`course-pipeline resolve {payloads.vendor} {item.course_id} --not-landed`"))
         else:
             plan.sends.append(Send(item, action, state))
     retire: list[State] = []

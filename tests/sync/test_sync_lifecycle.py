@@ -138,3 +138,22 @@ def test_retrying_failures_sends_only_what_failed(catalog, sandbox, ledger):
     assert retry.requests == -(-len(failed) // 5)
     assert retry.counts()["failed"] == 0
     assert len(sandbox.state()["vendors"]["stackone"]["created_per_key"]) == 30
+
+
+def test_a_person_resolves_unknown_and_unsupported_highlevel_items(catalog, sandbox, ledger):
+    env = env_for(sandbox, HIGHLEVEL_BATCH_SIZE="30")
+    sandbox.set_faults("highlevel", reset_rate=1.0)  # processed, answer lost: all 30 unknown
+    first = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
+    assert first.counts()["unknown"] == 30 and first.requests == 1
+    sandbox.set_faults("highlevel")
+    held_again = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
+    assert held_again.counts()["unknown"] == 30 and held_again.requests == 0  # never re-sent blindly
+    account = first.account
+    assert ledger.resolve("highlevel", account, "C000", landed=True, vendor_id="hl-1")
+    assert not ledger.resolve("highlevel", account, "C000", landed=True)  # no longer unknown
+    assert ledger.resolve("highlevel", account, "C001", landed=False)
+    third = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
+    counts = third.counts()
+    assert (counts["unchanged"], counts["created"], counts["unknown"]) == (1, 1, 28)
+    held = sandbox.state()["vendors"]["highlevel"]["created_per_key"]
+    assert held["Course 1"] == 2 and held["Course 0"] == 1  # the person said C001 was not there: re-imported
