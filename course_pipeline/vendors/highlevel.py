@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import ClassVar
 
+import requests
+
 from .base import CourseBundle, Vendor, VendorRejected
 from .sync import Result, Send, VendorClient
 from .text import plain_text
@@ -130,12 +132,16 @@ class HighLevelOAuth(Auth):
             return self._refresh(transport.session)
 
     def _refresh(self, session) -> bool:
-        answer = session.post(f"{self.base_url}/oauth/token", timeout=(5, 30), data={
-            "client_id": self.client_id, "client_secret": self.client_secret, "grant_type": "refresh_token",
-            "refresh_token": self.refresh_token, "user_type": "Location"})
+        """A failed refresh means the import was never sent: NotSent, so the item fails (it may be retried)."""
+        try:
+            answer = session.post(f"{self.base_url}/oauth/token", timeout=(5, 30), data={
+                "client_id": self.client_id, "client_secret": self.client_secret, "grant_type": "refresh_token",
+                "refresh_token": self.refresh_token, "user_type": "Location"})
+        except requests.RequestException as exc:
+            raise NotSent(f"highlevel token refresh failed: {self.redact(exc)}") from None
         if answer.status_code != 200:
-            raise TransportError(f"highlevel token refresh refused ({answer.status_code}): "
-                                 f"{self.redact(answer.text[:300])}", status=answer.status_code)
+            raise NotSent(f"highlevel token refresh refused ({answer.status_code}): "
+                          f"{self.redact(answer.text[:300])}", status=answer.status_code)
         tokens = answer.json()
         self.access_token, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
         self.redact.add(self.access_token)

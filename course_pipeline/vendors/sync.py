@@ -207,11 +207,6 @@ class SyncReport:
         counts.update(o.status for o in self.outcomes)
         return {**{s: counts[s] for s in STATUSES}, "requests": self.requests, "throttled": self.throttled}
 
-    @property
-    def ok(self) -> bool:
-        counts = self.counts()
-        return counts["failed"] == 0 and counts["unknown"] == 0
-
 
 class Sync:
     """Runs one plan: sends, deactivations and the settled rest, recording everything."""
@@ -224,6 +219,7 @@ class Sync:
         self._outcomes: list[OutcomeRow] = []
         self._lock = threading.Lock()
         self._done = 0
+        self._total = len(plan.sends) + len(plan.deactivations)
 
     def run(self) -> SyncReport:
         started = time.monotonic()
@@ -234,7 +230,6 @@ class Sync:
                    for i in range(0, len(self.plan.sends), self.client.batch_size)]
         deactivations = [self.plan.deactivations[i:i + self.client.batch_size]
                          for i in range(0, len(self.plan.deactivations), self.client.batch_size)]
-        self._total = len(self.plan.sends) + len(self.plan.deactivations)
         with ThreadPoolExecutor(max_workers=max(1, self.client.workers),
                                 thread_name_prefix=f"sync-{self.client.vendor}") as pool:
             futures = [pool.submit(self._send, batch) for batch in batches]

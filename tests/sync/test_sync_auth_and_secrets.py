@@ -91,3 +91,18 @@ def test_secrets_are_nowhere_in_logs_ledger_or_dagster_home(tmp_path, monkeypatc
         for secret in secrets:
             assert secret not in text, f"a secret leaked into {where}"
     assert any("sync_report" in where or where.endswith(".db") for where in texts)  # the files were read
+
+
+def test_a_refused_refresh_fails_the_items_without_sending(catalog, tmp_path, ledger):
+    with SandboxServer(SandboxConfig(**FAST)) as sandbox:
+        env = env_for(sandbox, HIGHLEVEL_REFRESH_TOKEN="spent-or-wrong-refresh-token",
+                      HIGHLEVEL_CLIENT_ID=SANDBOX_TOKENS["highlevel_client_id"],
+                      HIGHLEVEL_CLIENT_SECRET=SANDBOX_TOKENS["highlevel_client_secret"],
+                      HIGHLEVEL_TOKEN_FILE=str(tmp_path / "oauth.json"))
+        catalog.n = 4
+        report = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
+        assert report.counts()["failed"] == 4 and report.counts()["unknown"] == 0
+        highlevel = sandbox.state()["vendors"]["highlevel"]
+        assert highlevel["counters"]["requests"] == 1 and highlevel["created_per_key"] == {}  # the refresh only
+        outcome = ledger.outcomes().iloc[0]
+        assert "refresh refused" in outcome["error_message"] and "spent-or-wrong" not in outcome["error_message"]
