@@ -24,8 +24,8 @@ test: $(STAMP)  ## the test suite
 bench: $(STAMP)  ## benchmarks on a synthetic catalog; prints figures
 	$(BIN)/python -m benchmarks.run
 
-ui: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+ui: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000, with the vendor sandbox beside it
+	$(BIN)/course-pipeline ui --port 3000
 
 sandbox: $(STAMP)  ## the local vendor sandbox on http://127.0.0.1:8787
 	$(BIN)/course-pipeline sandbox

@@ -6,6 +6,7 @@
     course-pipeline sync data/sources.yaml [--source NAME] [--vendor V] [--json] [--dry-run]
     course-pipeline resolve VENDOR COURSE_ID --landed | --not-landed
     course-pipeline demo [--sources data/sources.yaml]
+    course-pipeline ui [--port 3000]
     course-pipeline sandbox [--host 127.0.0.1] [--port 8787]
 
 Exit codes: 0 all good; 1 rows were rejected (validate, payloads) or items failed or are unknown
@@ -182,6 +183,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.sources)
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    """`dagster dev` on workspace.yaml, with the vendor sandbox beside it on port 8787 unless something
+    already listens there: the default vendor URLs point at it, so runs launched from the UI work on a
+    fresh checkout. Live vendors (their *_BASE_URL set) are not affected."""
+    import socket
+    import subprocess
+    from pathlib import Path
+
+    from .sandbox import SandboxServer
+
+    with socket.socket() as probe:
+        taken = probe.connect_ex(("127.0.0.1", args.sandbox_port)) == 0
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    if taken:
+        print(f"something already listens on port {args.sandbox_port}; using it as the vendor sandbox")
+        return subprocess.call(command)
+    with SandboxServer(port=args.sandbox_port) as sandbox:
+        print(f"vendor sandbox at {sandbox.url} (stops with the UI)")
+        try:
+            return subprocess.call(command)
+        except KeyboardInterrupt:
+            return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from .sandbox import serve
 
@@ -232,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the pipeline on the sample catalogs in the local Dagster instance")
     demo.add_argument("--sources", default="data/sources.yaml", help="path to sources.yaml")
     demo.set_defaults(func=cmd_demo)
+
+    ui = commands.add_parser("ui", help="the Dagster UI (dagster dev) with the vendor sandbox beside it")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--sandbox-port", type=int, default=8787)
+    ui.set_defaults(func=cmd_ui)
 
     sandbox = commands.add_parser("sandbox", help="run the local vendor sandbox in the foreground")
     sandbox.add_argument("--host", default="127.0.0.1")
