@@ -113,7 +113,9 @@ class ThoughtIndustriesClient(VendorClient):
         (send,) = batch
         try:
             if send.action == "update" and send.state is not None and send.state.vendor_id:
-                result = self._update(send, send.state.vendor_id, _previous(send.state))
+                # A course we archived holds the landed body but not its status: send every field.
+                previous = {} if send.state.status == "deactivated" else _previous(send.state)
+                result = self._update(send, send.state.vendor_id, previous)
                 if result is not None:
                     return [result]
             return [self._create(send)]

@@ -157,3 +157,20 @@ def test_a_person_resolves_unknown_and_unsupported_highlevel_items(catalog, sand
     assert (counts["unchanged"], counts["created"], counts["unknown"]) == (1, 1, 28)
     held = sandbox.state()["vendors"]["highlevel"]["created_per_key"]
     assert held["Course 1"] == 2 and held["Course 0"] == 1  # the person said C001 was not there: re-imported
+
+
+def test_a_course_that_comes_back_is_active_again(catalog, sandbox, ledger):
+    env = env_for(sandbox)
+    vendors = ("kombo", "stackone", "thought_industries")
+    sync_all(catalog.validated(), ledger, env, vendors=vendors)
+    catalog.dropped = {"C009"}
+    sync_all(catalog.validated(), ledger, env, vendors=vendors)
+    catalog.dropped = set()
+    back = sync_all(catalog.validated(), ledger, env, vendors=vendors)
+    for vendor in vendors:
+        assert back[vendor].counts()["updated"] == 1, vendor
+    state = sandbox.state()["vendors"]
+    course = {v: next(c for c in state[v]["courses"] if c["external_key"] == "C009") for v in vendors}
+    assert course["kombo"]["active"] is True
+    assert course["stackone"]["body"]["active"] is True
+    assert course["thought_industries"]["body"]["publishedStatus"] == "published"
