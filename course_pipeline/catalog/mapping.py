@@ -100,15 +100,16 @@ def _resolve_columns(frame: pd.DataFrame, source: SourceConfig, table: str) -> d
     return resolved
 
 
+_CONVENTION_PARSERS = {"enum": values.parse_enum, "duration": values.parse_duration, "bool": values.parse_bool,
+                       "list": values.parse_list, "languages": values.parse_languages}
+
+
 def _parse(kind: str, series: pd.Series, column: str, errors: values.CellErrors, source: SourceConfig):
-    conv = source.conventions
     if kind in _TEXT_KINDS:
         return values.parse_text(series, column, errors)
-    parsers = {"enum": values.parse_enum, "duration": values.parse_duration, "bool": values.parse_bool,
-               "list": values.parse_list, "languages": values.parse_languages}
     if kind == "int":
         return values.parse_int(series, column, errors)
-    return parsers[kind](series, column, errors, conv)
+    return _CONVENTION_PARSERS[kind](series, column, errors, source.conventions)
 
 
 def _custom_fields(frame: pd.DataFrame, source: SourceConfig, errors: values.CellErrors) -> pd.Series:
