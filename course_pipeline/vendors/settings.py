@@ -8,7 +8,7 @@ so a fresh checkout runs; a live base URL without its secret stops at start with
     THOUGHT_INDUSTRIES_BASE_URL, THOUGHT_INDUSTRIES_API_KEY
     COURSE_PIPELINE_VENDORS (comma-separated; default all four)
     <VENDOR>_RATE_LIMIT ("100/10": requests per seconds), <VENDOR>_BATCH_SIZE, <VENDOR>_WORKERS,
-    <VENDOR>_TIMEOUT (read timeout, seconds), KOMBO_MAX_IN_FLIGHT
+    <VENDOR>_TIMEOUT (read timeout, seconds), KOMBO_MAX_IN_FLIGHT, STACKONE_BATCH_PATH
 """
 
 from __future__ import annotations
@@ -184,6 +184,8 @@ def make_client(settings: VendorSettings, redactor: Redactor | None = None, **cl
         auth = BearerAuth(settings.secret or "")
     transport = HttpTransport(settings.name, settings.base_url, auth, RateLimiter(settings.limits), headers=headers,
                               timeout=(5.0, settings.read_timeout), redactor=redactor, pool_size=max(workers, 4))
+    if settings.name == "stackone" and os.environ.get("STACKONE_BATCH_PATH"):
+        client_options.setdefault("batch_path", os.environ["STACKONE_BATCH_PATH"])
     client = client_class(transport, settings.account, **client_options)
     if settings.batch_size:
         client.batch_size = settings.batch_size

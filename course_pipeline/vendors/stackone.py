@@ -61,6 +61,8 @@ class StackOne(Vendor):
 
 # ------------------------------------------------------------------------------------------ client
 
+# StackOne's newer SDKs no longer list the course batch endpoint; the path is configurable
+# (STACKONE_BATCH_PATH) in case it moves.
 BATCH_PATH = "/unified/lms/courses/batch"
 
 
@@ -71,6 +73,10 @@ class StackOneClient(VendorClient):
     vendor = "stackone"
     batch_size = 100
     workers = 4
+
+    def __init__(self, transport, account, *, batch_path: str = BATCH_PATH):
+        super().__init__(transport, account)
+        self.batch_path = batch_path
 
     def send(self, batch: list[Send]) -> list[Result]:
         return self._batch([(s.item.course_id, s.item.body, "created" if s.action == "create" else "updated")
@@ -83,7 +89,7 @@ class StackOneClient(VendorClient):
     def _batch(self, entries: list[tuple[str, dict, str]]) -> list[Result]:
         ids = [cid for cid, _, _ in entries]
         try:
-            response = self.transport.request("POST", BATCH_PATH, idempotent=True,
+            response = self.transport.request("POST", self.batch_path, idempotent=True,
                                               json={"items": [body for _, body, _ in entries]})
         except TransportError as exc:
             status = "failed" if isinstance(exc, NotSent) else "unknown"  # an upsert: safe to re-send
