@@ -41,19 +41,21 @@ class VendorTotals:
 def plan_sources(sources: list[SourceConfig], vendors: list[str], ledger: Ledger
                  ) -> tuple[VendorTotals, list[ValidationResult]]:
     totals, results = VendorTotals(), []
-    for source in sources:
-        result = validate_catalog(extract_catalog(source))
-        results.append(result)
-        if result.table_errors:
-            continue
-        settings = {name: settings_from_env(name) for name in vendors}
-        sets = build_payloads(result.valid, [make_builder(settings[name]) for name in vendors])
-        for name in vendors:
-            client = make_client(settings[name])
-            try:
+    settings = {name: settings_from_env(name) for name in vendors}
+    # A client only to know the vendor's account and abilities: planning sends nothing.
+    clients = {name: make_client(settings[name]) for name in vendors}
+    try:
+        for source in sources:
+            result = validate_catalog(extract_catalog(source))
+            results.append(result)
+            if result.table_errors:
+                continue
+            sets = build_payloads(result.valid, [make_builder(settings[name]) for name in vendors])
+            for name, client in clients.items():
                 plan = make_plan(sets[name], ledger.states(name, client.account), source=source.name,
                                  catalog_ids=set(result.catalog_course_ids), client=client)
-            finally:
-                client.close()
-            totals.add(name, plan.counts())
+                totals.add(name, plan.counts())
+    finally:
+        for client in clients.values():
+            client.close()
     return totals, results

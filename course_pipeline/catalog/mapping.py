@@ -38,7 +38,6 @@ class Catalog:
     cell_rejects: pd.DataFrame  # cells that could not be read (rows rejected at validation)
     table_errors: dict[str, str] = field(default_factory=dict)  # table -> why it could not be read
     content_hash: str = ""
-    files: list[str] = field(default_factory=list)
 
     def row_counts(self) -> dict[str, int]:
         return {name: len(frame) for name, frame in self.tables.items()}
@@ -197,4 +196,4 @@ def extract_catalog(source: SourceConfig) -> Catalog:
             cell_rejects.append(rejects_from_cells(table, mapped, errors.items))
     rejects = pd.concat(cell_rejects, ignore_index=True) if cell_rejects else pd.DataFrame(columns=REJECT_COLUMNS)
     return Catalog(source=source.name, tables=tables, cell_rejects=rejects, table_errors=table_errors,
-                   content_hash=source.content_hash(), files=[str(f) for f in source.files()])
+                   content_hash=source.content_hash())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -79,46 +80,47 @@ def sandbox():
         yield server
 
 
+@contextlib.contextmanager
+def faults(sandbox, vendor, **settings):
+    """The vendor answers with these faults inside the block, and normally again after it."""
+    sandbox.set_faults(vendor, **settings)
+    try:
+        yield
+    finally:
+        sandbox.set_faults(vendor)
+
+
 def transport(sandbox, vendor_path, token, **headers):
     return HttpTransport("test", f"{sandbox.url}{vendor_path}", BearerAuth(token), RateLimiter(Limits()),
                          headers=headers, retry=FAST_RETRY, timeout=(1, 2))
 
 
 def test_a_500_on_an_import_is_uncertain_and_not_repeated(sandbox):
-    sandbox.set_faults("highlevel", error_500_rate=1.0)
-    try:
+    with faults(sandbox, "highlevel", error_500_rate=1.0):
         client = transport(sandbox, "/highlevel", SANDBOX_TOKENS["highlevel_token"], Version="2021-07-28")
         with pytest.raises(Uncertain):
             client.request("POST", "/courses/courses-exporter/public/import", idempotent=False,
                            json={"locationId": SANDBOX_TOKENS["highlevel_location_id"], "products": []})
         assert client.stats.requests == 1 and client.stats.retries == 0
-    finally:
-        sandbox.set_faults("highlevel")
 
 
 def test_a_500_on_an_upsert_is_repeated_until_attempts_run_out(sandbox):
-    sandbox.set_faults("kombo", error_500_rate=1.0)
-    try:
+    with faults(sandbox, "kombo", error_500_rate=1.0):
         client = transport(sandbox, "/kombo/v1", SANDBOX_TOKENS["kombo_api_key"],
                            **{"X-Integration-Id": SANDBOX_TOKENS["kombo_integration_id"]})
         with pytest.raises(Uncertain) as info:
             client.request("POST", "/lms/courses/bulk", idempotent=True, json={"items": []})
         assert client.stats.requests == 3 and info.value.attempts == 3
-    finally:
-        sandbox.set_faults("kombo")
 
 
 def test_429s_are_repeated_for_any_request_and_counted(sandbox):
-    sandbox.set_faults("highlevel", error_429_rate=1.0)
-    try:
+    with faults(sandbox, "highlevel", error_429_rate=1.0):
         client = transport(sandbox, "/highlevel", SANDBOX_TOKENS["highlevel_token"], Version="2021-07-28")
         client.retry = RetryPolicy(attempts=2, initial=0.01, cap=0.02)
         with pytest.raises(NotSent):
             client.request("POST", "/courses/courses-exporter/public/import", idempotent=False,
                            json={"locationId": SANDBOX_TOKENS["highlevel_location_id"], "products": []})
         assert client.stats.throttled == 2 and client.stats.requests == 2
-    finally:
-        sandbox.set_faults("highlevel")
 
 
 def test_a_refused_connection_is_not_sent():
