@@ -49,13 +49,13 @@ def _transform(sources_file: str, queue) -> None:
     from course_pipeline.catalog.mapping import extract_catalog
     from course_pipeline.catalog.sources import load_sources
     from course_pipeline.catalog.validation import validate_catalog
-    from course_pipeline.vendors import VENDORS
+    from course_pipeline.vendors import BUILDERS
     from course_pipeline.vendors.base import build_payloads
 
     (source,) = load_sources(sources_file)
     valid = validate_catalog(extract_catalog(source)).valid
-    vendors = [VENDORS["highlevel"](location_id="bench"), VENDORS["kombo"](), VENDORS["stackone"](),
-               VENDORS["thought_industries"]()]
+    vendors = [BUILDERS["highlevel"](location_id="bench"), BUILDERS["kombo"](), BUILDERS["stackone"](),
+               BUILDERS["thought_industries"]()]
     started = time.perf_counter()
     sets = build_payloads(valid, vendors)
     seconds = time.perf_counter() - started

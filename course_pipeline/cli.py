@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from tabulate import tabulate
 
+from . import pipeline
 from .catalog.errors import CatalogError, ConfigError
-from .catalog.mapping import extract_catalog
 from .catalog.report import rejects_table, summary_table
 from .catalog.sources import SourceConfig, find_source, load_sources
-from .catalog.validation import ValidationResult, validate_catalog
+from .catalog.validation import ValidationResult
+from .vendors import VENDOR_NAMES
 
 EXIT_OK, EXIT_REJECTS, EXIT_UNREADABLE = 0, 1, 2
 
@@ -65,7 +67,7 @@ def print_results(results: list[ValidationResult], out=None) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    results = [validate_catalog(extract_catalog(s)) for s in _select(args.sources_file, args.source)]
+    results = [pipeline.read(s) for s in _select(args.sources_file, args.source)]
     if args.json:
         json.dump(results_as_json(results), sys.stdout, indent=2, default=str, ensure_ascii=False)
         print()
@@ -74,24 +76,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
-def cmd_payloads(args: argparse.Namespace) -> int:
-    from .vendors import VENDORS
-    from .vendors.base import build_payloads
-    from .vendors.settings import make_builder, settings_from_env
+def _target(vendor: str):
+    """The vendor's target as the definitions configure it, resolved now (secrets from the environment)."""
+    from .defs.definitions import build_defs
 
-    if args.vendor not in VENDORS:
-        print(f"error: unknown vendor {args.vendor!r}; vendors are: {', '.join(VENDORS)}", file=sys.stderr)
-        return EXIT_UNREADABLE
+    resource = build_defs(vendors=[vendor]).resources[vendor]
+    try:
+        return resource.process_config_and_initialize()
+    except Exception as exc:  # an EnvVar that is not set: Dagster names it
+        raise ConfigError(f"{vendor}: {str(exc).strip().splitlines()[-1]}") from None
+
+
+def cmd_payloads(args: argparse.Namespace) -> int:
     (source,) = _select(args.sources_file, args.source)
-    result = validate_catalog(extract_catalog(source))
+    result = pipeline.read(source)
     if result.table_errors:
         for table, why in result.table_errors.items():
             print(f"error: cannot read {table}: {why}", file=sys.stderr)
         return EXIT_UNREADABLE
-    vendor = make_builder(settings_from_env(args.vendor, check=False))
-    payloads = build_payloads(result.valid, [vendor])[args.vendor]
+    builder = _target(args.vendor).builder()
+    payloads = pipeline.build(result, [builder])[args.vendor]
     for item in payloads.items:
-        sys.stdout.write(json.dumps(vendor.request_body([item.body]), ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(builder.request_body([item.body]), ensure_ascii=False) + "\n")
     if result.rejected_rows:
         print(f"note: {result.rejected_rows} catalog rows were rejected by validation and are not here "
               f"(course-pipeline validate {args.sources_file} --source {source.name})", file=sys.stderr)
@@ -103,7 +109,7 @@ def cmd_payloads(args: argparse.Namespace) -> int:
 
 
 def _vendors(args: argparse.Namespace) -> list[str]:
-    from .vendors.settings import enabled_vendors
+    from .defs.definitions import enabled_vendors
 
     vendors = enabled_vendors()
     if args.vendor:
@@ -120,58 +126,45 @@ def print_totals(totals, out=None) -> None:
     print(tabulate(rows, headers="keys"), file=out or sys.stdout)
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    from .ledger import Ledger
-    from .pipeline import plan_sources
-
-    sources, vendors = _select(args.sources_file, args.source), _vendors(args)
-    ledger = Ledger()
-    try:
-        totals, results = plan_sources(sources, vendors, ledger)
-    finally:
-        ledger.dispose()
-    unreadable = {r.source: r.table_errors for r in results if r.table_errors}
-    if args.json:
-        print(json.dumps({**totals.as_json(), "unreadable": unreadable}, indent=2))
-    else:
-        print("plan (nothing is sent):")
-        print_totals(totals)
-        for source, errors in unreadable.items():
-            for table, why in errors.items():
-                print(f"  {source}: cannot read {table}: {why}")
-    return EXIT_UNREADABLE if unreadable else EXIT_OK
-
-
 def cmd_sync(args: argparse.Namespace) -> int:
-    from .defs.runner import run_sync  # imports Dagster: only for the commands that need it
+    """`sync` materializes the assets on the local instance; `plan` (and `sync --dry-run`) runs the same
+    assets as a dry run on a throw-away instance: the same code, nothing sent, nothing recorded."""
+    import dagster as dg
 
+    from .defs.runner import run_sync  # imports Dagster: only for the commands that need it
+    from .ledger import describe_url, ledger_url
+
+    dry_run = args.command == "plan" or args.dry_run
     sources, vendors = _select(args.sources_file, args.source), _vendors(args)
-    outcome = run_sync(args.sources_file, sources, vendors, dry_run=args.dry_run)
+    instance = dg.DagsterInstance.ephemeral() if dry_run else None
+    outcome = run_sync(args.sources_file, sources, vendors, dry_run=dry_run, instance=instance)
     if args.json:
-        print(json.dumps({**outcome.totals.as_json(), "failed_sources": outcome.failed_sources}, indent=2))
+        print(json.dumps({**outcome.totals.as_json(), "failed_sources": outcome.failed_sources,
+                          "ledger": describe_url(ledger_url())}, indent=2))
     else:
+        print(f"ledger: {describe_url(ledger_url())}")
+        if dry_run:
+            print("plan (nothing is sent):")
         print_totals(outcome.totals)
         for source, why in outcome.failed_sources.items():
             print(f"  {source}: the run failed: {why}")
     if outcome.failed_sources:
         return EXIT_UNREADABLE
-    return EXIT_REJECTS if outcome.totals.failed_or_unknown else EXIT_OK
+    return EXIT_REJECTS if outcome.totals.failed_or_unknown and not dry_run else EXIT_OK
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     from .ledger import Ledger
-    from .vendors.settings import make_client, settings_from_env
 
-    client = make_client(settings_from_env(args.vendor))
+    account = _target(args.vendor).settings().account
     ledger = Ledger()
     try:
-        done = ledger.resolve(args.vendor, client.account, args.course_id, landed=args.landed,
-                              vendor_id=args.vendor_id)
+        done = ledger.resolve(args.vendor, account, args.course_id, landed=args.landed, vendor_id=args.vendor_id)
     finally:
         ledger.dispose()
-        client.close()
     if not done:
-        print(f"error: {args.vendor} has no unknown item {args.course_id!r}", file=sys.stderr)
+        print(f"error: {args.vendor} has no unknown item {args.course_id!r} in the ledger ({ledger.location})",
+              file=sys.stderr)
         return EXIT_UNREADABLE
     print(f"{args.vendor} {args.course_id}: " + ("landed" if args.landed else "not landed; the next sync sends it"))
     return EXIT_OK
@@ -191,7 +184,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
     from pathlib import Path
 
-    from .sandbox import SandboxServer
+    from .defs.sandbox_target import SandboxServer
 
     with socket.socket() as probe:
         taken = probe.connect_ex(("127.0.0.1", args.sandbox_port)) == 0
@@ -209,15 +202,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox import serve
+    from .defs.sandbox_target import serve
 
     serve(host=args.host, port=args.port)
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="course-pipeline", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="course-pipeline", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     validate = commands.add_parser("validate", help="read and validate catalog sources; print rows and rejects")
     validate.add_argument("sources_file", help="path to sources.yaml")
@@ -229,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "vendor rejects go to stderr")
     payloads.add_argument("sources_file", help="path to sources.yaml")
     payloads.add_argument("--source", required=True, help="the catalog source")
-    payloads.add_argument("--vendor", required=True, help="highlevel | kombo | stackone | thought_industries")
+    payloads.add_argument("--vendor", required=True, choices=VENDOR_NAMES)
     payloads.set_defaults(func=cmd_payloads)
 
     for name, helper in (("plan", "what a sync would create, update, deactivate, leave unchanged and reject; "
@@ -239,15 +232,15 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=helper)
         command.add_argument("sources_file", help="path to sources.yaml")
         command.add_argument("--source", help="only this source (default: all)")
-        command.add_argument("--vendor", help="only this vendor (default: every enabled vendor)")
+        command.add_argument("--vendor", choices=VENDOR_NAMES, help="only this vendor (default: every enabled vendor)")
         command.add_argument("--json", action="store_true", help="print one JSON object of counts per vendor")
         if name == "sync":
-            command.add_argument("--dry-run", action="store_true", help="plan inside Dagster, send nothing")
-        command.set_defaults(func=cmd_plan if name == "plan" else cmd_sync)
+            command.add_argument("--dry-run", action="store_true", help="the same as plan: send nothing")
+        command.set_defaults(func=cmd_sync, dry_run=False)
 
     resolve = commands.add_parser("resolve", help="settle an item whose outcome is unknown (HighLevel: an import "
                                                   "whose answer was lost)")
-    resolve.add_argument("vendor")
+    resolve.add_argument("vendor", choices=VENDOR_NAMES)
     resolve.add_argument("course_id")
     landed = resolve.add_mutually_exclusive_group(required=True)
     landed.add_argument("--landed", action="store_true", help="it is there (give --vendor-id if you know it)")
@@ -272,8 +265,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line on stderr and exit 2 (argparse's code), not the whole usage text."""
+
+    def error(self, message: str):
+        self.exit(EXIT_UNREADABLE, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed
+        return int(exc.code or 0)
     try:
         return args.func(args)
     except CatalogError as exc:
@@ -281,6 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNREADABLE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug or an environment problem: one line, the traceback only on request
+        if os.environ.get("COURSE_PIPELINE_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (set COURSE_PIPELINE_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_UNREADABLE
 
 
 if __name__ == "__main__":

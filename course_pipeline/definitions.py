@@ -1,5 +1,10 @@
-"""Entry point for `dagster dev` / `dagster definitions validate` (workspace.yaml points here)."""
+"""Entry point for `dagster dev`, `dg` and workspace.yaml: the definitions, built when Dagster loads them."""
 
-from .defs.definitions import defs
+import dagster as dg
 
-__all__ = ["defs"]
+from .defs.definitions import build_defs
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_defs()

@@ -1,7 +1,9 @@
 """The sync ledger: what each vendor holds of ours, and what happened to every item in every run.
 
-SQLAlchemy Core; SQLite at data/state/ledger.db by default, any SQLAlchemy URL through
-COURSE_PIPELINE_LEDGER_URL (PostgreSQL works unchanged: only portable types and statements).
+SQLAlchemy Core; SQLite `ledger.db` in the project's state folder by default (paths.py: the same
+wherever a command runs), any SQLAlchemy URL through COURSE_PIPELINE_LEDGER_URL (PostgreSQL works
+unchanged: only portable types and statements). The schema is Alembic's (course_pipeline/migrations):
+opening a ledger upgrades it in place, a ledger made before migrations existed included.
 
 - sync_state: one row per (vendor, account, course): the vendor's id, the hash of the payload it
   holds, the last status, and the payload itself where a vendor's update needs the previous one.
@@ -21,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     Column,
     DateTime,
@@ -37,12 +42,18 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
+    make_url,
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
-DEFAULT_LEDGER_PATH = Path("data/state/ledger.db")
+from .paths import state_dir
+
 LEDGER_URL_ENV = "COURSE_PIPELINE_LEDGER_URL"
+MIGRATIONS = Path(__file__).parent / "migrations"
+FIRST_REVISION = "0001"  # the schema the first release made with create_all
 
 IN_FLIGHT = "in_flight"  # the status of an item between its write-ahead mark and its settlement
 
@@ -104,11 +115,39 @@ def now() -> dt.datetime:
 
 
 def ledger_url() -> str:
+    """COURSE_PIPELINE_LEDGER_URL, else SQLite in the project's state folder (never the working directory)."""
     url = os.environ.get(LEDGER_URL_ENV)
     if url:
         return url
-    DEFAULT_LEDGER_PATH.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{DEFAULT_LEDGER_PATH}"
+    folder = state_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'ledger.db'}"
+
+
+def describe_url(url: str) -> str:
+    """The ledger's location as a person reads it, with any password left out."""
+    parsed = make_url(url)
+    return parsed.database if parsed.get_backend_name() == "sqlite" else parsed.render_as_string(hide_password=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision. A ledger made before migrations existed (tables, no
+    alembic_version) is stamped with the first revision, then upgraded. Two processes opening a new
+    ledger at once may race on the first revision; the loser finds it done and goes on."""
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                config = AlembicConfig()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = conn
+                current = MigrationContext.configure(conn).get_current_revision()
+                if current is None and inspect(conn).has_table("sync_state"):
+                    command.stamp(config, FIRST_REVISION)
+                command.upgrade(config, "head")
+            return
+        except DBAPIError:
+            if attempt == 2:
+                raise
 
 
 @dataclass(frozen=True)
@@ -174,7 +213,11 @@ class Ledger:
         self.engine: Engine = create_engine(self.url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        migrate(self.engine)
+
+    @property
+    def location(self) -> str:
+        return describe_url(self.url)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -274,10 +317,13 @@ class Ledger:
 
     # ------------------------------------------------------------------------------ history
 
-    def outcomes(self, run_id: str | None = None, vendor: str | None = None) -> pd.DataFrame:
+    def outcomes(self, run_id: str | None = None, vendor: str | None = None,
+                 run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         query = select(*[sync_outcomes.c[name] for name in OUTCOME_COLUMNS]).order_by(sync_outcomes.c.id)
         if run_id:
             query = query.where(sync_outcomes.c.run_id == run_id)
+        if run_ids is not None:
+            query = query.where(sync_outcomes.c.run_id.in_(list(run_ids)))
         if vendor:
             query = query.where(sync_outcomes.c.vendor == vendor)
         with self.engine.connect() as conn:

@@ -1,24 +1,70 @@
-"""The pipeline without Dagster, for the commands that only look: extract, validate, build payloads,
-and plan against the ledger (what a sync would do, sending nothing)."""
+"""THE flow, one source at a time: extract → validate → build payloads → plan → sync.
+
+Every door calls these functions and no other wiring exists: the Dagster assets (defs/) run one step
+each, the CLI's `validate` and `payloads` call them directly, and `plan` and `sync` run the assets
+(`plan` as their dry run, which is the same code with nothing sent). Tests and benchmarks go through
+the same doors.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .catalog.mapping import extract_catalog
+from .catalog.mapping import Catalog, extract_catalog
 from .catalog.sources import SourceConfig
 from .catalog.validation import ValidationResult, validate_catalog
 from .ledger import Ledger
-from .vendors.base import build_payloads
-from .vendors.settings import make_builder, make_client, settings_from_env
-from .vendors.sync import STATUSES, make_plan
+from .sync import OUTCOMES, Plan, Sync, SyncReport, failed_only, make_plan
+from .vendors.base import PayloadBuilder, PayloadSet, build_payloads
+from .vendors.client import VendorClient
 
-COUNT_KEYS = (*STATUSES, "requests", "throttled")
+COUNT_KEYS = (*OUTCOMES, "requests", "throttled")
 
 
-def empty_counts() -> dict[str, int]:
-    return dict.fromkeys(COUNT_KEYS, 0)
+def extract(source: SourceConfig) -> Catalog:
+    """Read a source into our four tables; what cannot be read is kept with the reason."""
+    return extract_catalog(source)
+
+
+def validate(catalog: Catalog) -> ValidationResult:
+    return validate_catalog(catalog)
+
+
+def read(source: SourceConfig) -> ValidationResult:
+    """Extract and validate: what `course-pipeline validate` reports."""
+    return validate(extract(source))
+
+
+def build(result: ValidationResult, builders: Iterable[PayloadBuilder]) -> dict[str, PayloadSet]:
+    """Each vendor's payload items and rejects, in one walk over the valid catalog."""
+    return build_payloads(result.valid, list(builders))
+
+
+@dataclass
+class VendorSync:
+    """What a sync step did: the plan, and the report unless it was a dry run."""
+
+    plan: Plan
+    report: SyncReport | None
+
+    def counts(self) -> dict[str, int]:
+        return self.plan.counts() if self.report is None else self.report.counts()
+
+
+def sync_vendor(payloads: PayloadSet, client: VendorClient, ledger: Ledger, *, source: str,
+                catalog_ids: Iterable[str], run_id: str | None = None, dry_run: bool = False,
+                only_failed: bool = False, progress: Callable[[int, int], None] | None = None) -> VendorSync:
+    """Plan against the ledger and, unless dry_run, send the plan and record every outcome.
+    only_failed: send only what last failed (or is unknown where a repeat is safe)."""
+    states = ledger.states(client.vendor, client.account)
+    plan = make_plan(payloads, states, source=source, catalog_ids=set(catalog_ids), client=client)
+    if only_failed:
+        plan = failed_only(plan)
+    if dry_run:
+        return VendorSync(plan, None)
+    return VendorSync(plan, Sync(plan, client, ledger, run_id=run_id, progress=progress).run())
 
 
 @dataclass
@@ -28,7 +74,7 @@ class VendorTotals:
     vendors: dict[str, Counter] = field(default_factory=dict)
 
     def add(self, vendor: str, counts: dict[str, int]) -> None:
-        self.vendors.setdefault(vendor, Counter(empty_counts())).update(counts)
+        self.vendors.setdefault(vendor, Counter(dict.fromkeys(COUNT_KEYS, 0))).update(counts)
 
     def as_json(self) -> dict:
         return {"vendors": {v: {k: int(c[k]) for k in COUNT_KEYS} for v, c in self.vendors.items()}}
@@ -36,26 +82,3 @@ class VendorTotals:
     @property
     def failed_or_unknown(self) -> int:
         return sum(c["failed"] + c["unknown"] for c in self.vendors.values())
-
-
-def plan_sources(sources: list[SourceConfig], vendors: list[str], ledger: Ledger
-                 ) -> tuple[VendorTotals, list[ValidationResult]]:
-    totals, results = VendorTotals(), []
-    settings = {name: settings_from_env(name) for name in vendors}
-    # A client only to know the vendor's account and abilities: planning sends nothing.
-    clients = {name: make_client(settings[name]) for name in vendors}
-    try:
-        for source in sources:
-            result = validate_catalog(extract_catalog(source))
-            results.append(result)
-            if result.table_errors:
-                continue
-            sets = build_payloads(result.valid, [make_builder(settings[name]) for name in vendors])
-            for name, client in clients.items():
-                plan = make_plan(sets[name], ledger.states(name, client.account), source=source.name,
-                                 catalog_ids=set(result.catalog_course_ids), client=client)
-                totals.add(name, plan.counts())
-    finally:
-        for client in clients.values():
-            client.close()
-    return totals, results

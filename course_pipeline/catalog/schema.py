@@ -13,7 +13,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 COURSE_TYPES = ("course", "learning_path", "webinar", "video", "article", "scorm", "xapi")
-STATUSES = ("draft", "published", "archived")
+COURSE_STATUSES = ("draft", "published", "archived")
 # Broader than any one vendor: each payload builder maps these to what its vendor takes.
 CONTENT_TYPES = ("video", "audio", "text", "document", "quiz", "assignment", "live", "scorm")
 
@@ -112,7 +112,7 @@ class CourseSchema(_Base):
     title: Series[str] = _text(False, str_length={"min_value": 1, "max_value": TITLE_MAX})
     description: Series[str] = _text()
     course_type: Series[str] = pa.Field(isin=list(COURSE_TYPES))
-    status: Series[str] = pa.Field(isin=list(STATUSES))
+    status: Series[str] = pa.Field(isin=list(COURSE_STATUSES))
     slug: Series[str] = _text(str_matches=SLUG)
     image_url: Series[str] = _text(str_matches=HTTP_URL)
     course_url: Series[str] = _text(str_matches=HTTP_URL)
@@ -136,7 +136,7 @@ class ModuleSchema(_Base):
     course_id: Series[str] = _text(False)
     parent_module_id: Series[str] = _text()
     title: Series[str] = _text(False, str_length={"min_value": 1, "max_value": TITLE_MAX})
-    status: Series[str] = pa.Field(isin=list(STATUSES))
+    status: Series[str] = pa.Field(isin=list(COURSE_STATUSES))
     position: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
     thumbnail_url: Series[str] = _text(str_matches=HTTP_URL)
 
@@ -151,7 +151,7 @@ class LessonSchema(_Base):
     video_url: Series[str] = _text(str_matches=HTTP_URL)
     thumbnail_url: Series[str] = _text(str_matches=HTTP_URL)
     position: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
-    status: Series[str] = pa.Field(isin=list(STATUSES))
+    status: Series[str] = pa.Field(isin=list(COURSE_STATUSES))
     duration_minutes: Series[pd.Int64Dtype] = pa.Field(nullable=True, gt=0)
 
 

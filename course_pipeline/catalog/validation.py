@@ -16,9 +16,9 @@ import pandera.pandas as pa
 from .frames import isin
 from .mapping import Catalog
 from .rejects import REJECT_COLUMNS, make_rejects, public_rejects
-from .schema import CONTENT_TYPES, COURSE_TYPES, SCHEMAS, STATUSES, TABLE_ORDER, TABLES, TITLE_MAX
+from .schema import CONTENT_TYPES, COURSE_STATUSES, COURSE_TYPES, SCHEMAS, TABLE_ORDER, TABLES, TITLE_MAX
 
-_ENUMS = {"course_type": COURSE_TYPES, "status": STATUSES, "content_type": CONTENT_TYPES}
+_ENUMS = {"course_type": COURSE_TYPES, "status": COURSE_STATUSES, "content_type": CONTENT_TYPES}
 _FORMAT_MESSAGES = {
     "url": "must be an http(s) URL",
     "slug": "must be lowercase letters and digits joined by hyphens (intro-to-python)",

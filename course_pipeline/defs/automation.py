@@ -7,7 +7,6 @@ import os
 import dagster as dg
 
 from ..catalog.sources import load_sources_leniently
-from ..vendors import VENDORS
 from .catalog_assets import CATALOG_FILE
 from .partitions import catalog_partitions
 from .resources import CatalogSources
@@ -23,16 +22,32 @@ def _running() -> bool:
     return os.environ.get(AUTOMATION_ENV, "running").strip().lower() != "stopped"
 
 
+def last_synced_hash(instance: dg.DagsterInstance, partition: str) -> str | None:
+    """The content hash of the catalog the last materialization of raw_catalog read for this partition
+    (by the sensor, the UI, `course-pipeline sync` or `make demo`), if any."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_catalog"), asset_partitions=[partition]), limit=1)
+    if not records.records:
+        return None
+    event = records.records[0].asset_materialization
+    value = event.metadata.get("content_hash") if event else None
+    return value.value if value is not None else None
+
+
 def catalog_sensor_for(job) -> dg.SensorDefinition:
     @dg.sensor(name="catalog_sources_sensor", job=job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
                default_status=dg.DefaultSensorStatus.RUNNING if _running() else dg.DefaultSensorStatus.STOPPED,
-               description="Watches the sources in sources.yaml: a new source gets its partition, and a "
-                           "changed catalog (content hash) gets one sync run.")
+               description="Watches the sources in sources.yaml: a new source gets its partition, and every change "
+                           "of a catalog's content gets one sync run.")
     def catalog_sources_sensor(context: dg.SensorEvaluationContext, catalog_sources: CatalogSources):
-        """The cursor holds each source's last seen content hash. The run key is the hash itself, so the
-        same change never runs twice, even if the cursor were lost."""
-        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-        sources, problems = load_sources_leniently(catalog_sources.sources_file)
+        """The cursor holds, per source, the content hash last requested and how many changes it has seen.
+        A run is requested whenever the hash differs from the last one (so A -> B -> A runs three times, and
+        the same state never twice in a row); the run key carries the change number, so it is new each time.
+        A source the cursor has not seen yet starts from what was last synced (a CLI sync, a demo), so a
+        catalog synced just before the sensor first ticks is not synced again."""
+        seen: dict[str, dict] = {name: (entry if isinstance(entry, dict) else {"hash": entry, "changes": 0})
+                                 for name, entry in (json.loads(context.cursor) if context.cursor else {}).items()}
+        sources, problems = load_sources_leniently(catalog_sources.path)
         for problem in problems:
             context.log.error(f"skipped: {problem}")
         known = set(context.instance.get_dynamic_partitions(catalog_partitions.name))
@@ -45,13 +60,19 @@ def catalog_sensor_for(job) -> dg.SensorDefinition:
                 continue
             if source.name not in known:
                 new_partitions.append(source.name)
-            if seen.get(source.name) != digest:
-                run_requests.append(dg.RunRequest(partition_key=source.name, run_key=f"{source.name}:{digest}",
+            entry = seen.get(source.name)
+            if entry is None:
+                entry = {"hash": last_synced_hash(context.instance, source.name) if source.name in known else None,
+                         "changes": 0}
+            if entry["hash"] != digest:
+                entry = {"hash": digest, "changes": entry["changes"] + 1}
+                run_requests.append(dg.RunRequest(partition_key=source.name,
+                                                  run_key=f"{source.name}:{digest}:{entry['changes']}",
                                                   tags={"trigger": "catalog changed"}))
                 observations.append(dg.AssetObservation(asset_key=CATALOG_FILE, partition=source.name,
                                                         tags={"dagster/data_version": digest},
                                                         metadata={"content_hash": digest}))
-                seen[source.name] = digest
+            seen[source.name] = entry
         return dg.SensorResult(
             run_requests=run_requests,
             dynamic_partitions_requests=[catalog_partitions.build_add_request(new_partitions)] if new_partitions
@@ -79,5 +100,6 @@ def nightly_schedule_for(job) -> dg.ScheduleDefinition:
     return nightly_reconcile
 
 
-# The retry job sends only what last failed (or is unknown where a repeat is safe); see SyncConfig.
-RETRY_FAILED_CONFIG = {"ops": {sync_asset_key(v): {"config": {"only_failed": True}} for v in VENDORS}}
+def retry_failed_config(vendors: list[str]) -> dict:
+    """The retry job sends only what last failed (or is unknown where a repeat is safe); see SyncConfig."""
+    return {"ops": {sync_asset_key(v): {"config": {"only_failed": True}} for v in vendors}}

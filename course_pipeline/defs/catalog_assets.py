@@ -4,9 +4,10 @@ rejects a person needs in the UI, and the checks that stop a broken catalog from
 
 import dagster as dg
 
-from ..catalog.mapping import Catalog, extract_catalog
+from .. import pipeline
+from ..catalog.mapping import Catalog
 from ..catalog.report import rejects_markdown, summary_table
-from ..catalog.validation import ValidationResult, validate_catalog
+from ..catalog.validation import ValidationResult
 from .partitions import catalog_partitions
 from .resources import CatalogSources
 
@@ -15,20 +16,15 @@ NO_REJECTED_ROWS = "no_rejected_rows"
 CATALOG_FILE = "catalog_file"
 
 
-@dg.observable_source_asset(
-    name=CATALOG_FILE,
+# The catalog's files: an external asset. The catalog sensor observes it, each observation carrying the
+# content hash as its data version, so a changed catalog shows in the UI before it is synced.
+catalog_file = dg.AssetSpec(
+    CATALOG_FILE,
     partitions_def=catalog_partitions,
     group_name="catalog",
-    description="The catalog source's files as they are now. Its data version is the content hash (files and "
-                "mapping), so the UI marks everything downstream stale when a catalog changes.",
+    description="The catalog source's files as they are now. The catalog sensor observes them; an observation's "
+                "data version is the content hash (files and mapping).",
 )
-def catalog_file(context, catalog_sources: CatalogSources) -> dg.DataVersionsByPartition:
-    known = set(context.instance.get_dynamic_partitions(catalog_partitions.name))
-    versions = {}
-    for source in catalog_sources.all():
-        if source.name in known:
-            versions[source.name] = dg.DataVersion(source.content_hash())
-    return dg.DataVersionsByPartition(versions)
 
 
 @dg.asset(
@@ -43,7 +39,7 @@ def catalog_file(context, catalog_sources: CatalogSources) -> dg.DataVersionsByP
 )
 def raw_catalog(context: dg.AssetExecutionContext, catalog_sources: CatalogSources):
     source = catalog_sources.get(context.partition_key)
-    catalog = extract_catalog(source)
+    catalog = pipeline.extract(source)
     rows = catalog.row_counts()
     metadata = {
         **{f"rows/{table}": dg.MetadataValue.int(n) for table, n in rows.items()},
@@ -73,7 +69,7 @@ def raw_catalog(context: dg.AssetExecutionContext, catalog_sources: CatalogSourc
                                    description="No row of the catalog was rejected (a warning: the rest go on).")],
 )
 def valid_catalog(context: dg.AssetExecutionContext, raw_catalog: Catalog):
-    result: ValidationResult = validate_catalog(raw_catalog)
+    result: ValidationResult = pipeline.validate(raw_catalog)
     summary = result.summary.set_index("table")
     metadata = {
         **{f"valid/{t}": dg.MetadataValue.int(int(summary.at[t, "valid"])) for t in summary.index},

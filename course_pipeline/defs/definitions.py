@@ -1,14 +1,55 @@
-"""Assembles the Dagster definitions: assets, checks, resources, jobs."""
+"""Assembles the Dagster definitions: assets, checks, resources, jobs, the sensor and the schedule.
+
+Three deployment choices are read when the code location loads (as project_fully_featured picks its
+resources by deployment): COURSE_PIPELINE_TARGET (`sandbox`, the default, or `live`),
+COURSE_PIPELINE_VENDORS (the vendors the jobs sync; default all four) and, for live, HIGHLEVEL_AUTH
+(`token` or `oauth`). Everything else is resolved when a run starts; secrets are EnvVar."""
+
+from __future__ import annotations
+
+import os
 
 import dagster as dg
 
-from ..vendors import VENDORS
-from ..vendors.settings import enabled_vendors
-from .automation import RETRY_FAILED_CONFIG, catalog_sensor_for, nightly_schedule_for
+from ..catalog.errors import ConfigError
+from ..vendors import VENDOR_NAMES
+from .automation import catalog_sensor_for, nightly_schedule_for, retry_failed_config
 from .catalog_assets import catalog_file, raw_catalog, valid_catalog
 from .payload_assets import payload_asset_key, vendor_payloads
-from .resources import CatalogSources, LedgerResource, default_sources_file, vendor_account_from_env
+from .resources import CatalogSources, LedgerResource, live_targets
+from .sandbox_target import sandbox_targets
 from .sync_assets import SYNC_ASSETS, sync_asset_key, sync_report
+
+TARGET_ENV = "COURSE_PIPELINE_TARGET"
+VENDORS_ENV = "COURSE_PIPELINE_VENDORS"
+TARGETS = ("sandbox", "live")
+
+ASSETS = [catalog_file, raw_catalog, valid_catalog, vendor_payloads, *SYNC_ASSETS, sync_report]
+
+
+def enabled_vendors(text: str | None = None) -> list[str]:
+    """The vendors named (comma-separated), default all; an unknown name is a ConfigError."""
+    text = os.environ.get(VENDORS_ENV) if text is None else text
+    names = [n.strip() for n in (text or ",".join(VENDOR_NAMES)).split(",") if n.strip()]
+    unknown = [n for n in names if n not in VENDOR_NAMES]
+    if unknown:
+        raise ConfigError(f"{VENDORS_ENV} names unknown vendor(s) {', '.join(unknown)}; "
+                          f"vendors are: {', '.join(VENDOR_NAMES)}")
+    return names
+
+
+def targets(target: str | None = None) -> dict:
+    """The vendor resources of a deployment: the sandbox (default) or the live accounts."""
+    target = target or os.environ.get(TARGET_ENV) or "sandbox"
+    if target not in TARGETS:
+        raise ConfigError(f"{TARGET_ENV} must be one of {', '.join(TARGETS)}, not {target!r}")
+    auth = os.environ.get("HIGHLEVEL_AUTH") or "token"
+    if target == "live":
+        return live_targets(highlevel_auth=auth)
+    resources = sandbox_targets()
+    if auth == "oauth":  # the sandbox's OAuth endpoint instead of its static token
+        resources["highlevel"] = resources["highlevel"].model_copy(update={"oauth": True})
+    return resources
 
 
 def sync_selection(vendors: list[str]) -> dg.AssetSelection:
@@ -18,37 +59,23 @@ def sync_selection(vendors: list[str]) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*keys)
 
 
-catalog_job = dg.define_asset_job(
-    "catalog_job", selection=dg.AssetSelection.assets(raw_catalog, valid_catalog),
-    description="Extract and validate one catalog source.")
-
-sync_job = dg.define_asset_job(
-    "sync_job", selection=sync_selection(enabled_vendors()),
-    description="The whole pipeline for one catalog source: extract, validate, build payloads, send what "
-                "changed to every enabled vendor, report.")
-
-
-retry_failed_job = dg.define_asset_job(
-    "retry_failed", selection=sync_selection(enabled_vendors()), config=RETRY_FAILED_CONFIG,
-    description="Re-sends only the items whose last outcome is failed, or unknown where a repeat cannot make a "
-                "duplicate; everything else is left alone.")
-
-
-def build_resources(sandbox_url: str | None = None, sources_file: str | None = None,
-                    ledger_url: str | None = None) -> dict:
-    return {
-        "catalog_sources": CatalogSources(sources_file=sources_file or default_sources_file()),
-        "ledger": LedgerResource(url=ledger_url),
-        **{name: vendor_account_from_env(name, sandbox_url) for name in VENDORS},
-    }
-
-
-ASSETS = [catalog_file, raw_catalog, valid_catalog, vendor_payloads, *SYNC_ASSETS, sync_report]
-
-defs = dg.Definitions(
-    assets=ASSETS,
-    jobs=[catalog_job, sync_job, retry_failed_job],
-    sensors=[catalog_sensor_for(sync_job)],
-    schedules=[nightly_schedule_for(sync_job)],
-    resources=build_resources(),
-)
+def build_defs(target: str | None = None, vendors: list[str] | None = None) -> dg.Definitions:
+    vendors = vendors or enabled_vendors()
+    sync_job = dg.define_asset_job(
+        "sync_job", selection=sync_selection(vendors),
+        description="The whole pipeline for one catalog source: extract, validate, build payloads, send what "
+                    "changed to every enabled vendor, report.")
+    catalog_job = dg.define_asset_job(
+        "catalog_job", selection=dg.AssetSelection.assets(raw_catalog, valid_catalog),
+        description="Extract and validate one catalog source.")
+    retry_failed_job = dg.define_asset_job(
+        "retry_failed", selection=sync_selection(vendors), config=retry_failed_config(vendors),
+        description="Re-sends only the items whose last outcome is failed, or unknown where a repeat cannot make "
+                    "a duplicate; everything else is left alone.")
+    return dg.Definitions(
+        assets=ASSETS,
+        jobs=[catalog_job, sync_job, retry_failed_job],
+        sensors=[catalog_sensor_for(sync_job)],
+        schedules=[nightly_schedule_for(sync_job)],
+        resources={"catalog_sources": CatalogSources(), "ledger": LedgerResource(), **targets(target)},
+    )

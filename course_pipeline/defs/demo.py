@@ -2,15 +2,17 @@
 catalogs in the local Dagster instance (DAGSTER_HOME), so every run is there to inspect in the UI,
 and print what happened. A second demo finds everything unchanged and sends nothing."""
 
+import os
 import socket
 
 from tabulate import tabulate
 
 from ..catalog.sources import load_sources
+from ..ledger import describe_url, ledger_url
 from ..pipeline import COUNT_KEYS
-from ..sandbox import SandboxServer
-from ..vendors.settings import DEFAULT_SANDBOX_URL, enabled_vendors
+from .definitions import enabled_vendors
 from .runner import local_instance, run_sync
+from .sandbox_target import SANDBOX_URL_ENV, SandboxServer
 
 SANDBOX_PORT = 8787
 
@@ -27,8 +29,8 @@ def run_demo(sources_file: str) -> int:
     # The clients' default base URLs point at port 8787; another free port works just as well.
     with SandboxServer(port=SANDBOX_PORT if _free(SANDBOX_PORT) else 0) as sandbox:
         print(f"vendor sandbox at {sandbox.url}; syncing {len(sources)} catalog(s) to {', '.join(vendors)} …")
-        outcome = run_sync(sources_file, sources, vendors, instance=instance,
-                           sandbox_url=sandbox.url if sandbox.url != DEFAULT_SANDBOX_URL else None)
+        os.environ[SANDBOX_URL_ENV] = sandbox.url  # the sandbox targets read it when the runs start
+        outcome = run_sync(sources_file, sources, vendors, instance=instance)
     for source in sources:
         result = outcome.runs[source.name]
         if source.name in outcome.failed_sources:
@@ -43,6 +45,7 @@ def run_demo(sources_file: str) -> int:
     print("\noutcome per vendor (all catalogs):")
     print(tabulate(rows, headers="keys"))
     print(f"\nDagster instance: {instance.root_directory}")
+    print(f"Ledger: {describe_url(ledger_url())}")
     print("See every run, the rejected rows and each course's outcome in the Dagster UI:\n"
           "  make ui   then open http://127.0.0.1:3000  (Assets > sync_report, or valid_catalog for rejects)")
     print("Run `make demo` again: the ledger finds everything unchanged and no vendor request is sent.")

@@ -12,5 +12,11 @@ def register_sources(instance: dg.DagsterInstance, sources: list[SourceConfig]) 
     known = set(instance.get_dynamic_partitions(catalog_partitions.name))
     new = [s.name for s in sources if s.name not in known]
     if new:
-        instance.add_dynamic_partitions(catalog_partitions.name, new)
+        try:
+            instance.add_dynamic_partitions(catalog_partitions.name, new)
+        except Exception:  # another process registered them meanwhile (first runs on a fresh instance)
+            known = set(instance.get_dynamic_partitions(catalog_partitions.name))
+            missing = [name for name in new if name not in known]
+            if missing:
+                instance.add_dynamic_partitions(catalog_partitions.name, missing)
     return new

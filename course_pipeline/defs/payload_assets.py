@@ -5,10 +5,10 @@ import json
 
 import dagster as dg
 
+from .. import pipeline
 from ..catalog.validation import ValidationResult
-from ..vendors import VENDORS
-from ..vendors.base import PayloadSet, build_payloads
-from ..vendors.settings import make_builder
+from ..vendors import VENDOR_NAMES
+from ..vendors.base import PayloadSet
 from .partitions import catalog_partitions
 
 REJECTS_SHOWN = 25
@@ -42,15 +42,15 @@ def payload_metadata(payloads: PayloadSet) -> dict:
     outs={payload_asset_key(name): dg.AssetOut(
         kinds={"python"}, is_required=False, description=f"Each valid course as {name} accepts it (body, content hash, "
                                       "source rows), and the courses it cannot take, with the reason.")
-        for name in VENDORS},
+        for name in VENDOR_NAMES},
     partitions_def=catalog_partitions,
     group_name="payloads",
     can_subset=True,
-    required_resource_keys=set(VENDORS),
+    required_resource_keys=set(VENDOR_NAMES),
 )
 def vendor_payloads(context: dg.AssetExecutionContext, valid_catalog: ValidationResult):
-    selected = [name for name in VENDORS if dg.AssetKey(payload_asset_key(name)) in context.selected_asset_keys]
+    selected = [name for name in VENDOR_NAMES if dg.AssetKey(payload_asset_key(name)) in context.selected_asset_keys]
     # The builders need an account only for HighLevel's locationId, which is part of what it is sent.
-    vendors = [make_builder(getattr(context.resources, name).settings_unchecked()) for name in selected]
-    for name, payloads in build_payloads(valid_catalog.valid, vendors).items():
+    builders = [getattr(context.resources, name).builder() for name in selected]
+    for name, payloads in pipeline.build(valid_catalog, builders).items():
         yield dg.Output(payloads, output_name=payload_asset_key(name), metadata=payload_metadata(payloads))

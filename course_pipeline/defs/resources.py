@@ -1,41 +1,53 @@
-"""Resources: where the catalog sources are configured, each vendor account, and the ledger.
+"""Resources: where the catalog sources are configured, the ledger, and one target per vendor.
 
-Secrets are never resource values: a vendor's secret is an EnvVar when its variable is set (Dagster
-stores only the variable's name), and otherwise, for the local sandbox only, the sandbox's fake token
-read at execution. A live base URL without its secret fails when the run starts, naming the variable."""
+A vendor target is a ConfigurableResource with two implementations, swapped by configuration (as
+project_fully_featured swaps its HN client): a live account (here) and the local sandbox
+(sandbox_target.py). Every field is resolved when a run starts. Secrets and accounts of a live target
+are always EnvVar, so Dagster stores only the variables' names and a run whose environment lacks one
+fails at its start naming the variable. The tuning fields (pace, batch size, workers, timeout) default
+to the vendor's documented values; left unset, they are read from `<VENDOR>_RATE_LIMIT`,
+`<VENDOR>_BATCH_SIZE`, `<VENDOR>_WORKERS` and `<VENDOR>_TIMEOUT` in the run's environment."""
+
+from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dagster as dg
 
 from ..catalog.sources import SourceConfig, find_source, load_sources
 from ..ledger import Ledger
-from ..vendors.settings import SECRETS, VendorSettings, sandbox_secret, settings_from_env
-from ..vendors.transport import Limits
+from ..paths import default_sources_file, state_dir
+from ..vendors.base import PayloadBuilder
+from ..vendors.client import VendorClient
+from ..vendors.settings import VendorSettings, make_builder, make_client, parse_rate
 
-DEFAULT_SOURCES_FILE = "data/sources.yaml"
+ENV_PREFIX = {"highlevel": "HIGHLEVEL", "kombo": "KOMBO", "stackone": "STACKONE",
+              "thought_industries": "THOUGHT_INDUSTRIES"}
+LIVE_URLS = {"highlevel": "https://services.leadconnectorhq.com", "kombo": "https://api.kombo.dev/v1",
+             "stackone": "https://api.stackone.com"}  # Thought Industries: each instance has its own
 
 
 class CatalogSources(dg.ConfigurableResource):
-    """The sources.yaml to read; relative paths are taken from the working directory (the checkout
-    when run by `make ui` or `course-pipeline`)."""
+    """The sources.yaml to read. Unset: COURSE_PIPELINE_SOURCES, else the project's data/sources.yaml."""
 
-    sources_file: str = DEFAULT_SOURCES_FILE
+    sources_file: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.sources_file) if self.sources_file else default_sources_file()
 
     def all(self) -> list[SourceConfig]:
-        return load_sources(self.sources_file)
+        return load_sources(self.path)
 
     def get(self, name: str) -> SourceConfig:
         return find_source(self.all(), name)
 
 
-def default_sources_file() -> str:
-    return os.environ.get("COURSE_PIPELINE_SOURCES", DEFAULT_SOURCES_FILE)
-
-
 class LedgerResource(dg.ConfigurableResource):
-    """The sync ledger; None means COURSE_PIPELINE_LEDGER_URL, else SQLite in data/state/ledger.db."""
+    """The sync ledger. Unset: COURSE_PIPELINE_LEDGER_URL, else SQLite in the project's state folder."""
 
     url: str | None = None
 
@@ -43,51 +55,146 @@ class LedgerResource(dg.ConfigurableResource):
         return Ledger(self.url)
 
 
-class VendorAccount(dg.ConfigurableResource):
-    """One vendor account: where it is, how fast we may talk to it, how many items a request carries."""
+class VendorTarget(dg.ConfigurableResource):
+    """One vendor account to sync into: what the sync step builds its client from."""
 
-    vendor: str
-    base_url: str
-    account: str
-    secret: str | None = None  # an EnvVar; None: the sandbox's token when base_url is local
-    rate_limit: int | None = None  # requests per rate_window
-    rate_window: float = 1.0
-    max_in_flight: int | None = None
+    rate_limit: str | None = None  # "100/10": requests per seconds
     batch_size: int | None = None
     workers: int | None = None
-    read_timeout: float = 30.0
-    refresh_token: str | None = None  # HighLevel OAuth (EnvVar)
+    read_timeout: float | None = None
+
+    @property
+    @abstractmethod
+    def vendor(self) -> str: ...
+
+    @abstractmethod
+    def settings(self) -> VendorSettings:
+        """The resolved settings of this account (secrets included; never printed)."""
+
+    def client(self) -> VendorClient:
+        return make_client(self.settings())
+
+    def builder(self) -> PayloadBuilder:
+        return make_builder(self.settings())
+
+    def tuning(self) -> dict:
+        """The pace and sizes: this resource's fields, else the run's environment, else the client's defaults."""
+        prefix = ENV_PREFIX[self.vendor]
+        rate = self.rate_limit or os.environ.get(f"{prefix}_RATE_LIMIT")
+
+        def number(value, variable, kind):
+            value = value if value is not None else os.environ.get(variable)
+            return kind(value) if value not in (None, "") else None
+
+        # StackOne's newer SDKs no longer list the course batch endpoint (vendor-contracts.md §3): where it
+        # moves, STACKONE_BATCH_PATH (or LiveStackOne.batch_path) names the new one.
+        options = {"batch_path": os.environ["STACKONE_BATCH_PATH"]} if (
+            self.vendor == "stackone" and os.environ.get("STACKONE_BATCH_PATH")) else {}
+        return {"limits": parse_rate(rate) if rate else None,
+                "batch_size": number(self.batch_size, f"{prefix}_BATCH_SIZE", int),
+                "workers": number(self.workers, f"{prefix}_WORKERS", int),
+                "read_timeout": number(self.read_timeout, f"{prefix}_TIMEOUT", float) or 30.0,
+                "options": options}
+
+    def base_url_or(self, default: str | None) -> str:
+        url = os.environ.get(f"{ENV_PREFIX[self.vendor]}_BASE_URL") or default
+        if not url:
+            raise dg.Failure(f"{self.vendor}: set {ENV_PREFIX[self.vendor]}_BASE_URL (the instance's URL)")
+        return url
+
+
+def token_file() -> Path:
+    return Path(os.environ.get("HIGHLEVEL_TOKEN_FILE") or state_dir() / "highlevel_oauth.json")
+
+
+class LiveHighLevel(VendorTarget):
+    """A HighLevel location, with a Private Integration Token or OAuth (refresh token, client id and secret)."""
+
+    location_id: str
+    token: str | None = None
+    refresh_token: str | None = None
     client_id: str | None = None
-    client_secret: str | None = None  # (EnvVar)
-    token_file: str = "data/state/highlevel_oauth.json"
+    client_secret: str | None = None
+    base_url: str | None = None
+
+    @property
+    def vendor(self) -> str:
+        return "highlevel"
 
     def settings(self) -> VendorSettings:
-        """The settings to build a client from, with the sandbox's token where no secret is configured and
-        the URL is local; checked, so a live vendor without its secret stops here with a clear message."""
-        settings = self.settings_unchecked()
-        settings.check()
-        return settings
-
-    def settings_unchecked(self) -> VendorSettings:
-        return VendorSettings(
-            name=self.vendor, base_url=self.base_url, account=self.account,
-            secret=self.secret or (sandbox_secret(self.vendor, self.base_url) if not self.refresh_token else None),
-            limits=Limits(requests=self.rate_limit, window=self.rate_window, concurrency=self.max_in_flight),
-            batch_size=self.batch_size, workers=self.workers, read_timeout=self.read_timeout,
-            refresh_token=self.refresh_token, client_id=self.client_id, client_secret=self.client_secret,
-            token_file=Path(self.token_file))
+        return VendorSettings(name="highlevel", base_url=self.base_url or self.base_url_or(LIVE_URLS["highlevel"]),
+                              account=self.location_id, secret=self.token, refresh_token=self.refresh_token,
+                              client_id=self.client_id, client_secret=self.client_secret, token_file=token_file(),
+                              **self.tuning())
 
 
-def vendor_account_from_env(name: str, sandbox_url: str | None = None) -> VendorAccount:
-    """The resource for a vendor as the environment configures it (see vendors/settings.py)."""
-    settings = settings_from_env(name, sandbox_url=sandbox_url, check=False)
-    secret_var = SECRETS[name][0]
-    env_or_none = (lambda var: dg.EnvVar(var) if os.environ.get(var) else None)  # noqa: E731
-    return VendorAccount(
-        vendor=name, base_url=settings.base_url, account=settings.account, secret=env_or_none(secret_var),
-        rate_limit=settings.limits.requests, rate_window=settings.limits.window,
-        max_in_flight=settings.limits.concurrency, batch_size=settings.batch_size, workers=settings.workers,
-        read_timeout=settings.read_timeout,
-        refresh_token=env_or_none("HIGHLEVEL_REFRESH_TOKEN") if name == "highlevel" else None,
-        client_id=settings.client_id, client_secret=env_or_none("HIGHLEVEL_CLIENT_SECRET") if name == "highlevel"
-        else None, token_file=str(settings.token_file))
+class LiveKombo(VendorTarget):
+    integration_id: str
+    api_key: str
+    base_url: str | None = None
+    poll_deadline: float = 300.0  # seconds a step waits for one bulk task before calling it unknown
+
+    @property
+    def vendor(self) -> str:
+        return "kombo"
+
+    def settings(self) -> VendorSettings:
+        tuning = self.tuning()
+        tuning["options"] = {**tuning["options"], "deadline": self.poll_deadline}
+        return VendorSettings(name="kombo", base_url=self.base_url or self.base_url_or(LIVE_URLS["kombo"]),
+                              account=self.integration_id, secret=self.api_key, **tuning)
+
+
+class LiveStackOne(VendorTarget):
+    account_id: str
+    api_key: str
+    base_url: str | None = None
+    batch_path: str | None = None  # where the course batch endpoint moved to, if it did
+
+    @property
+    def vendor(self) -> str:
+        return "stackone"
+
+    def settings(self) -> VendorSettings:
+        tuning = self.tuning()
+        if self.batch_path:
+            tuning["options"] = {"batch_path": self.batch_path}
+        return VendorSettings(name="stackone", base_url=self.base_url or self.base_url_or(LIVE_URLS["stackone"]),
+                              account=self.account_id, secret=self.api_key, **tuning)
+
+
+class LiveThoughtIndustries(VendorTarget):
+    """A Thought Industries instance: https://<domain>.thoughtindustries.com (its host is the account)."""
+
+    api_key: str
+    base_url: str | None = None
+
+    @property
+    def vendor(self) -> str:
+        return "thought_industries"
+
+    def settings(self) -> VendorSettings:
+        url = self.base_url or self.base_url_or(None)
+        return VendorSettings(name="thought_industries", base_url=url, account=urlparse(url).hostname or url,
+                              secret=self.api_key, **self.tuning())
+
+
+def live_targets(highlevel_auth: str = "token") -> dict[str, VendorTarget]:
+    """The live accounts, every secret and account an EnvVar whatever the loading process has set.
+    HighLevel authenticates with a Private Integration Token (HIGHLEVEL_TOKEN) or, with
+    highlevel_auth="oauth", with HIGHLEVEL_REFRESH_TOKEN, HIGHLEVEL_CLIENT_ID and HIGHLEVEL_CLIENT_SECRET."""
+    if highlevel_auth == "oauth":
+        highlevel = LiveHighLevel(location_id=dg.EnvVar("HIGHLEVEL_LOCATION_ID"),
+                                  refresh_token=dg.EnvVar("HIGHLEVEL_REFRESH_TOKEN"),
+                                  client_id=dg.EnvVar("HIGHLEVEL_CLIENT_ID"),
+                                  client_secret=dg.EnvVar("HIGHLEVEL_CLIENT_SECRET"))
+    elif highlevel_auth == "token":
+        highlevel = LiveHighLevel(location_id=dg.EnvVar("HIGHLEVEL_LOCATION_ID"), token=dg.EnvVar("HIGHLEVEL_TOKEN"))
+    else:
+        raise ValueError(f"HIGHLEVEL_AUTH must be token or oauth, not {highlevel_auth!r}")
+    return {
+        "highlevel": highlevel,
+        "kombo": LiveKombo(integration_id=dg.EnvVar("KOMBO_INTEGRATION_ID"), api_key=dg.EnvVar("KOMBO_API_KEY")),
+        "stackone": LiveStackOne(account_id=dg.EnvVar("STACKONE_ACCOUNT_ID"), api_key=dg.EnvVar("STACKONE_API_KEY")),
+        "thought_industries": LiveThoughtIndustries(api_key=dg.EnvVar("THOUGHT_INDUSTRIES_API_KEY")),
+    }

@@ -1,17 +1,18 @@
 """Runs the sync job's assets on a Dagster instance (DAGSTER_HOME), one partition per source, so every
 run `course-pipeline sync` or `make demo` makes is there to inspect in the UI."""
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
 from ..catalog.sources import SourceConfig
+from ..paths import dagster_home
 from ..pipeline import VendorTotals
-from ..vendors.sync import STATUSES
-from .definitions import ASSETS, build_resources, sync_selection
+from ..sync import OUTCOMES
+from .definitions import ASSETS, build_defs, sync_selection
 from .partitions import register_sources
+from .resources import CatalogSources
 from .sync_assets import sync_asset_key
 
 # The step-by-step event log belongs in the UI; the terminal gets warnings and the summary.
@@ -19,10 +20,10 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}
 
 
 def local_instance() -> dg.DagsterInstance:
-    """The instance in DAGSTER_HOME, defaulting to ./dagster_home so a fresh checkout just works."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve())))
+    """The instance in DAGSTER_HOME, else the project's dagster_home/ (never the working directory's)."""
+    home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
-    return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(home))
 
 
 @dataclass
@@ -32,21 +33,24 @@ class SyncOutcome:
     failed_sources: dict[str, str] = field(default_factory=dict)  # source -> why its run failed
 
 
-def run_sync(sources_file: str, sources: list[SourceConfig], vendors: list[str], *,
-             instance: dg.DagsterInstance | None = None, dry_run: bool = False, sandbox_url: str | None = None,
-             ledger_url: str | None = None, quiet: bool = True) -> SyncOutcome:
+def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: list[str], *,
+             instance: dg.DagsterInstance | None = None, dry_run: bool = False, only_failed: bool = False,
+             quiet: bool = True, tags: dict[str, str] | None = None) -> SyncOutcome:
+    """Materialize the sync job's assets for each source, with the definitions' own resources: the door
+    `course-pipeline sync`, `plan` (dry_run, on a throw-away instance) and `make demo` go through."""
     instance = instance or local_instance()
     register_sources(instance, sources)
-    resources = build_resources(sandbox_url=sandbox_url, sources_file=str(Path(sources_file).resolve()),
-                                ledger_url=ledger_url)
+    resources = {**build_defs(vendors=vendors).resources,
+                 "catalog_sources": CatalogSources(sources_file=str(Path(sources_file).resolve()))}
     run_config = dict(QUIET_RUN_CONFIG) if quiet else {}
-    if dry_run:
-        run_config["ops"] = {sync_asset_key(v): {"config": {"dry_run": True}} for v in vendors}
+    if dry_run or only_failed:
+        run_config["ops"] = {sync_asset_key(v): {"config": {"dry_run": dry_run, "only_failed": only_failed}}
+                             for v in vendors}
     outcome = SyncOutcome()
     for source in sources:
         result = dg.materialize(ASSETS, selection=sync_selection(vendors), partition_key=source.name,
                                 instance=instance, resources=resources, run_config=run_config,
-                                raise_on_error=False, tags={"source": source.name})
+                                raise_on_error=False, tags={"source": source.name, **(tags or {})})
         outcome.runs[source.name] = result
         if not result.success:
             outcome.failed_sources[source.name] = _failure(result)
@@ -55,7 +59,7 @@ def run_sync(sources_file: str, sources: list[SourceConfig], vendors: list[str],
             if not events:
                 continue
             meta = events[-1].metadata
-            counts = {status: int(meta[f"count/{status}"].value) for status in STATUSES}
+            counts = {status: int(meta[f"count/{status}"].value) for status in OUTCOMES}
             counts["requests"] = int(meta["requests"].value)
             counts["throttled"] = int(meta["throttled_429"].value)
             outcome.totals.add(vendor, counts)

@@ -8,12 +8,12 @@ and latency.
 """
 
 from .app import create_app
-from .config import SANDBOX_TOKENS, VENDORS, FaultConfig, SandboxConfig
+from .config import SANDBOX_TOKENS, SIMULATED_VENDORS, FaultConfig, SandboxConfig
 from .server import SandboxServer, base_urls, serve
 
 __all__ = [
     "SANDBOX_TOKENS",
-    "VENDORS",
+    "SIMULATED_VENDORS",
     "FaultConfig",
     "SandboxConfig",
     "SandboxServer",

@@ -10,15 +10,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from .config import VENDORS, FaultConfig, SandboxConfig
-from .core import Vendor
+from .config import SIMULATED_VENDORS, FaultConfig, SandboxConfig
+from .core import SimulatedVendor
 from .highlevel import HighLevel
 from .kombo import Kombo
 from .stackone import StackOne
 from .thoughtindustries import ThoughtIndustries
 
-VENDOR_CLASSES: tuple[type[Vendor], ...] = (HighLevel, Kombo, StackOne, ThoughtIndustries)
-assert tuple(cls.name for cls in VENDOR_CLASSES) == VENDORS
+VENDOR_CLASSES: tuple[type[SimulatedVendor], ...] = (HighLevel, Kombo, StackOne, ThoughtIndustries)
+assert tuple(cls.name for cls in VENDOR_CLASSES) == SIMULATED_VENDORS
 
 
 def create_app(config: SandboxConfig | None = None) -> Starlette:
@@ -37,7 +37,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
 
 
 class _Controls:
-    def __init__(self, vendors: dict[str, Vendor]) -> None:
+    def __init__(self, vendors: dict[str, SimulatedVendor]) -> None:
         self.vendors = vendors
 
     async def state(self, request: Request) -> JSONResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-VENDORS = ("highlevel", "kombo", "stackone", "thought_industries")
+SIMULATED_VENDORS = ("highlevel", "kombo", "stackone", "thought_industries")
 
 # Fake values, safe to print: they only open the local sandbox.
 SANDBOX_TOKENS: dict[str, str] = {
@@ -95,9 +95,9 @@ class SandboxConfig:
     faults: dict[str, FaultConfig] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.faults) - set(VENDORS))
+        unknown = sorted(set(self.faults) - set(SIMULATED_VENDORS))
         if unknown:
-            raise ValueError(f"faults for unknown vendors: {', '.join(unknown)}; known: {', '.join(VENDORS)}")
+            raise ValueError(f"faults for unknown vendors: {', '.join(unknown)}; known: {', '.join(SIMULATED_VENDORS)}")
         # Accept plain dicts for convenience (CLI, JSON).
         self.faults = {
             vendor: spec if isinstance(spec, FaultConfig) else FaultConfig.from_dict(spec)

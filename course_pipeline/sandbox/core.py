@@ -1,7 +1,7 @@
 """What the four simulated vendors share: the gate every request passes, error rendering, auth helpers.
 
-Each vendor is a ``Vendor`` subclass that only says what differs: its routes, its error body,
-its limits. The gate (``Vendor.__call__``) counts the request, applies the limits with the
+Each vendor is a ``SimulatedVendor`` subclass that only says what differs: its routes, its error body,
+its limits. The gate (``SimulatedVendor.__call__``) counts the request, applies the limits with the
 vendor's headers, adds latency, draws a fault and then hands the request to the vendor's routes.
 """
 
@@ -35,7 +35,7 @@ class VendorError(Exception):
         self.headers = dict(headers or {})
 
 
-class Vendor:
+class SimulatedVendor:
     name: ClassVar[str]
     prefix: ClassVar[str]
     # Codes the vendor puts in its error bodies for these cases (None: the vendor has no codes).

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from .config import SANDBOX_TOKENS
-from .core import Vendor, VendorError, bearer_token
+from .core import SimulatedVendor, VendorError, bearer_token
 from .limits import Limit, LimitStatus, SlidingWindow
 from .schemas import issues, openapi_validator
 from .state import random_id
@@ -47,7 +47,7 @@ class OAuthError(Exception):
         self.status, self.error, self.description = status, error, description
 
 
-class HighLevel(Vendor):
+class HighLevel(SimulatedVendor):
     name = "highlevel"
     prefix = "/highlevel"
 

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from .config import SANDBOX_TOKENS
-from .core import Vendor, VendorError, bearer_token
+from .core import SimulatedVendor, VendorError, bearer_token
 from .limits import ConcurrencyLimit, Limit, LimitStatus, SlidingWindow
 from .schemas import issues, openapi_validator
 from .state import random_id, utc_now
@@ -93,7 +93,7 @@ class _Task:
                 "data": self.results, "completed_at": self.completed_at}
 
 
-class Kombo(Vendor):
+class Kombo(SimulatedVendor):
     name = "kombo"
     prefix = "/kombo/v1"
     input_invalid_code = "PLATFORM.INPUT_INVALID"

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from .config import SANDBOX_TOKENS
-from .core import Vendor, VendorError, basic_credentials
+from .core import SimulatedVendor, VendorError, basic_credentials
 from .limits import Limit, SlidingWindow
 from .schemas import issues, schema_validator
 from .state import random_id, utc_now
@@ -100,7 +100,7 @@ def _batch_validator(max_items: int) -> Any:
     })
 
 
-class StackOne(Vendor):
+class StackOne(SimulatedVendor):
     name = "stackone"
     prefix = "/stackone"
 

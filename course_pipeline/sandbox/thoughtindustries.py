@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from .config import SANDBOX_TOKENS
-from .core import Vendor, VendorError, bearer_token
+from .core import SimulatedVendor, VendorError, bearer_token
 from .limits import Limit, LimitStatus, SlidingWindow
 from .schemas import issues, schema_validator
 from .state import random_id, utc_now
@@ -95,7 +95,7 @@ def slugify(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-") or "course"
 
 
-class ThoughtIndustries(Vendor):
+class ThoughtIndustries(SimulatedVendor):
     name = "thought_industries"
     prefix = "/thoughtindustries"
     input_invalid_code = "INVALID_FIELD_VALUE"

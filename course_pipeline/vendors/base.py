@@ -1,7 +1,7 @@
 """What every vendor shares: the shapes of payloads and rejects, the content hash, and the walk over a
 valid catalog course by course (each course with its modules, lessons and materials in order).
 
-A vendor module (highlevel.py, kombo.py, ...) defines a Vendor subclass with `build`, which turns one
+A vendor's payload module (vendors/<vendor>/payload.py) defines a PayloadBuilder subclass with `build`, which turns one
 course into the body this vendor accepts or raises VendorRejected with the reason.
 """
 
@@ -118,7 +118,7 @@ class CourseBundle:
         return {t: tuple(int(r["_row"]) for r in parts[t]) for t in tables if parts[t]}
 
 
-class Vendor:
+class PayloadBuilder:
     """A vendor's payload rules. Subclasses set `name` and implement `build`."""
 
     name: ClassVar[str]
@@ -229,7 +229,7 @@ def _split(records: list[dict], ords: np.ndarray, count: int) -> list[list[dict]
     return [records[bounds[i]:bounds[i + 1]] for i in range(count)]
 
 
-def build_payloads(valid: dict[str, pd.DataFrame], vendors: list[Vendor]) -> dict[str, PayloadSet]:
+def build_payloads(valid: dict[str, pd.DataFrame], vendors: list[PayloadBuilder]) -> dict[str, PayloadSet]:
     """Every vendor's payload items and rejects, in one walk over the catalog."""
     for vendor in vendors:
         vendor.prepare(valid["courses"])

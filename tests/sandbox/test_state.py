@@ -12,7 +12,7 @@ import pytest
 import requests
 from starlette.applications import Starlette
 
-from course_pipeline.sandbox import SANDBOX_TOKENS, VENDORS, SandboxServer, create_app
+from course_pipeline.sandbox import SANDBOX_TOKENS, SIMULATED_VENDORS, SandboxServer, create_app
 
 from .test_faults import CREATES, create
 from .test_highlevel import refresh
@@ -33,14 +33,14 @@ def test_base_urls_differ_from_production_only_in_the_host(sandbox):
 
 
 def test_state_shows_courses_keys_and_counters_of_every_vendor(sandbox, connect):
-    for vendor in VENDORS:
+    for vendor in SIMULATED_VENDORS:
         api = connect(sandbox, vendor)
         assert create(api, vendor).status_code in (200, 201, 202)
         api.get("/no/such/path")
 
     state = sandbox.state()
 
-    assert set(state["vendors"]) == set(VENDORS)
+    assert set(state["vendors"]) == set(SIMULATED_VENDORS)
     for vendor, (_, _, key) in CREATES.items():
         held = state["vendors"][vendor]
         assert held["counters"] == {"requests": 2, "throttled": 0,
@@ -126,7 +126,7 @@ def test_foreground_runner_prints_urls_and_tokens_and_serves():
         process.terminate()
         output, _ = process.communicate(timeout=10)
 
-    assert set(state["vendors"]) == set(VENDORS)
+    assert set(state["vendors"]) == set(SIMULATED_VENDORS)
     assert f"http://127.0.0.1:{port}/kombo/v1" in output
     assert f"http://127.0.0.1:{port}/thoughtindustries" in output
     assert all(value in output for value in SANDBOX_TOKENS.values())

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from course_pipeline.catalog.mapping import empty_table
-from course_pipeline.catalog.schema import CONTENT_TYPES, COURSE_TYPES, STATUSES
-from course_pipeline.vendors import VENDORS
+from course_pipeline.catalog.schema import CONTENT_TYPES, COURSE_TYPES, COURSE_STATUSES
+from course_pipeline.vendors import BUILDERS
 from course_pipeline.vendors.base import build_payloads
 
 ORIGIN = {"_source": "gen", "_file": "gen.csv", "_sheet": None}
@@ -32,7 +32,7 @@ def catalogs(draw):
     for i in range(n):
         courses.append({
             "course_id": f"C{i}", "title": draw(st.one_of(text, st.just("Same title"))), "description": draw(html),
-            "course_type": draw(st.sampled_from(COURSE_TYPES)), "status": draw(st.sampled_from(STATUSES)),
+            "course_type": draw(st.sampled_from(COURSE_TYPES)), "status": draw(st.sampled_from(COURSE_STATUSES)),
             "slug": draw(st.one_of(st.none(), st.sampled_from(["intro", "intro-2", "a-b-c"]))),
             "image_url": draw(url), "course_url": draw(url),
             "duration_minutes": draw(st.one_of(st.none(), st.integers(min_value=1, max_value=200_000))),
@@ -48,7 +48,7 @@ def catalogs(draw):
         tops = [m["module_id"] for m in modules if m["course_id"] == cid and m["parent_module_id"] is None]
         parent = draw(st.one_of(st.none(), st.sampled_from(tops))) if tops else None
         modules.append({"module_id": f"M{i}", "course_id": cid, "parent_module_id": parent,
-                        "title": draw(text), "status": draw(st.sampled_from(STATUSES)),
+                        "title": draw(text), "status": draw(st.sampled_from(COURSE_STATUSES)),
                         "position": draw(st.one_of(st.none(), st.integers(0, 5))), "thumbnail_url": draw(url),
                         **ORIGIN, "_row": i + 2})
     for i in range(draw(st.integers(min_value=0, max_value=15))):
@@ -59,7 +59,7 @@ def catalogs(draw):
                         "title": draw(text), "content_type": draw(st.sampled_from(CONTENT_TYPES)),
                         "description": draw(html), "video_url": draw(url), "thumbnail_url": draw(url),
                         "position": draw(st.one_of(st.none(), st.integers(0, 5))),
-                        "status": draw(st.sampled_from(STATUSES)),
+                        "status": draw(st.sampled_from(COURSE_STATUSES)),
                         "duration_minutes": draw(st.one_of(st.none(), st.integers(1, 300))), **ORIGIN, "_row": i + 2})
     for i in range(draw(st.integers(min_value=0, max_value=6))):
         if lessons:
@@ -78,8 +78,8 @@ def catalogs(draw):
 
 
 def vendors():
-    return [VENDORS["highlevel"](location_id="loc"), VENDORS["kombo"](), VENDORS["stackone"](),
-            VENDORS["thought_industries"]()]
+    return [BUILDERS["highlevel"](location_id="loc"), BUILDERS["kombo"](), BUILDERS["stackone"](),
+            BUILDERS["thought_industries"]()]
 
 
 def hashes(sets):

@@ -6,13 +6,12 @@ import pandas as pd
 import pytest
 
 from course_pipeline.catalog.mapping import empty_table
-from course_pipeline.vendors import VENDORS
 from course_pipeline.vendors.base import build_payloads
-from course_pipeline.vendors.highlevel import HighLevel
-from course_pipeline.vendors.kombo import Kombo
-from course_pipeline.vendors.stackone import StackOne, iso_duration
+from course_pipeline.vendors.highlevel.payload import HighLevel
+from course_pipeline.vendors.kombo.payload import Kombo
+from course_pipeline.vendors.stackone.payload import StackOne, iso_duration
 from course_pipeline.vendors.text import plain_text, slugify
-from course_pipeline.vendors.thoughtindustries import ThoughtIndustries
+from course_pipeline.vendors.thought_industries.payload import ThoughtIndustries
 
 ORIGIN = {"_source": "s", "_file": "f.csv", "_sheet": None}
 
@@ -164,11 +163,6 @@ def test_thought_industries_rejects_long_and_duplicate_titles_and_dedupes_tags()
     assert {(r.course_id, r.rule) for r in payloads.rejects} == {("C1", "title_length"), ("C3", "duplicate_title")}
     (item,) = payloads.items
     assert item.body["tags"] == ["Data", "SQL"] and item.body["externalId"] == "C2"
-
-
-def test_every_vendor_is_registered_with_a_distinct_name():
-    assert set(VENDORS) == {"highlevel", "kombo", "stackone", "thought_industries"}
-    assert all(cls.name == name for name, cls in VENDORS.items())
 
 
 def test_content_hash_is_pinned_across_runs_and_machines():

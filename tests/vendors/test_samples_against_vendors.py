@@ -18,10 +18,10 @@ from course_pipeline.catalog.sources import load_sources
 from course_pipeline.catalog.validation import validate_catalog
 from course_pipeline.sandbox import SANDBOX_TOKENS, SandboxServer
 from course_pipeline.vendors.base import build_payloads
-from course_pipeline.vendors.highlevel import HighLevel
-from course_pipeline.vendors.kombo import Kombo
-from course_pipeline.vendors.stackone import StackOne
-from course_pipeline.vendors.thoughtindustries import ThoughtIndustries
+from course_pipeline.vendors.highlevel.payload import HighLevel
+from course_pipeline.vendors.kombo.payload import Kombo
+from course_pipeline.vendors.stackone.payload import StackOne
+from course_pipeline.vendors.thought_industries.payload import ThoughtIndustries
 
 SOURCES = Path(__file__).resolve().parents[2] / "data" / "sources.yaml"
 LOCATION = SANDBOX_TOKENS["highlevel_location_id"]

@@ -19,71 +19,22 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..ledger import IN_FLIGHT, Ledger, OutcomeRow, Settlement, State, now
-from .base import Origin, PayloadItem, PayloadSet
-from .transport import HttpTransport
+from .ledger import IN_FLIGHT, Ledger, OutcomeRow, Settlement, State, now
+from .vendors.base import Origin, PayloadItem, PayloadSet
+from .vendors.client import Change, Result, VendorClient
 
-STATUSES = ("created", "updated", "unchanged", "deactivated", "orphaned", "rejected", "failed", "unknown")
-
-
-@dataclass(frozen=True)
-class Send:
-    item: PayloadItem
-    action: str  # create | update
-    state: State | None
-
-
-@dataclass
-class Result:
-    """A client's word on one item."""
-
-    course_id: str
-    status: str  # created | updated | deactivated | failed | unknown
-    http_status: int | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    vendor_id: str | None = None
-    attempts: int = 1
-
-    @property
-    def landed(self) -> bool:
-        return self.status in ("created", "updated", "deactivated")
-
-
-class VendorClient:
-    """What a vendor module implements for the load stage."""
-
-    vendor: str
-    batch_size: int = 1
-    workers: int = 4
-    keeps_payload: bool = False  # updates are diffs against the landed body (ledger keeps it)
-    can_deactivate: bool = True
-    can_update: bool = True
-    resend_is_safe: bool = True  # a lost answer may be re-sent without risk of a duplicate
-
-    def __init__(self, transport: HttpTransport, account: str):
-        self.transport = transport
-        self.account = account
-
-    def send(self, batch: list[Send]) -> list[Result]:
-        raise NotImplementedError
-
-    def deactivate(self, states: list[State]) -> list[Result]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        self.transport.close()
+# What can happen to a course at a vendor in a run (the ledger's outcome status).
+OUTCOMES = ("created", "updated", "unchanged", "deactivated", "orphaned", "rejected", "failed", "unknown")
 
 
 @dataclass
 class Plan:
     vendor: str
     source: str
-    sends: list[Send] = field(default_factory=list)
+    sends: list[Change] = field(default_factory=list)
     unchanged: list[PayloadItem] = field(default_factory=list)
     deactivations: list[State] = field(default_factory=list)
     # Items settled without a request: (course, origin or None, status, code, message).
@@ -105,12 +56,12 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         """The outcome counts this plan would reach if every request succeeded (requests 0)."""
-        counts = Counter({status: 0 for status in STATUSES})
+        counts = Counter({status: 0 for status in OUTCOMES})
         counts.update(("created" if s.action == "create" else "updated") for s in self.sends)
         counts["unchanged"] += len(self.unchanged)
         counts["deactivated"] += len(self.deactivations)
         counts.update(status for _, _, status, _, _ in self.settled)
-        return {**{s: counts[s] for s in STATUSES}, "requests": 0, "throttled": 0}
+        return {**{s: counts[s] for s in OUTCOMES}, "requests": 0, "throttled": 0}
 
 
 def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, catalog_ids: set[str],
@@ -141,7 +92,7 @@ def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, ca
                                  "make a duplicate: change it there by hand, or delete it there and run "
                                  f"`course-pipeline resolve {payloads.vendor} {item.course_id} --not-landed`"))
         else:
-            plan.sends.append(Send(item, action, state))
+            plan.sends.append(Change(item, action, state))
     retire: list[State] = []
     for reject in payloads.rejects:
         sending.add(reject.course_id)
@@ -203,9 +154,9 @@ class SyncReport:
     seconds: float = 0.0
 
     def counts(self) -> dict[str, int]:
-        counts = Counter({status: 0 for status in STATUSES})
+        counts = Counter({status: 0 for status in OUTCOMES})
         counts.update(o.status for o in self.outcomes)
-        return {**{s: counts[s] for s in STATUSES}, "requests": self.requests, "throttled": self.throttled}
+        return {**{s: counts[s] for s in OUTCOMES}, "requests": self.requests, "throttled": self.throttled}
 
 
 class Sync:
@@ -258,7 +209,7 @@ class Sync:
         with self._lock:
             self._outcomes.extend(rows)
 
-    def _send(self, batch: list[Send]) -> None:
+    def _send(self, batch: list[Change]) -> None:
         started = now()
         self.ledger.begin(self.client.vendor, self.client.account, self.plan.source, self.run_id,
                           [(s.item.course_id, s.item.content_hash) for s in batch])
@@ -330,16 +281,3 @@ def failed_only(plan: Plan) -> Plan:
     else is looked at, so nothing else gets an outcome."""
     retry = [s for s in plan.sends if s.state is not None and s.state.status in ("failed", "unknown", IN_FLIGHT)]
     return Plan(vendor=plan.vendor, source=plan.source, sends=retry, origins=plan.origins, hashes=plan.hashes)
-
-
-def sync_vendor(payloads: PayloadSet, client: VendorClient, ledger: Ledger, *, source: str,
-                catalog_ids: Iterable[str], run_id: str | None = None, dry_run: bool = False,
-                only_failed: bool = False, progress=None) -> tuple[Plan, SyncReport | None]:
-    """Plan, and unless dry_run, run. The plan alone sends nothing."""
-    states = ledger.states(client.vendor, client.account)
-    plan = make_plan(payloads, states, source=source, catalog_ids=set(catalog_ids), client=client)
-    if only_failed:
-        plan = failed_only(plan)
-    if dry_run:
-        return plan, None
-    return plan, Sync(plan, client, ledger, run_id=run_id, progress=progress).run()

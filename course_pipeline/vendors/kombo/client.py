@@ -1,54 +1,20 @@
-"""Kombo unified LMS: bulk upsert of EXTERNAL courses keyed by origin_id (our course id).
-
-Fields we no longer have are sent as null, so an upsert clears them on the LMS too."""
+"""Kombo's bulk upsert: each batch is a task, polled until COMPLETED or FAILED."""
 
 from __future__ import annotations
 
 import time
-from typing import ClassVar
 
-from ..ledger import State
-from .base import CourseBundle, Vendor, VendorRejected
-from .languages import language_region, unique
-from .sync import Result, Send, VendorClient
-from .text import plain_text
-from .transport import NotSent, TransportError
+from ...ledger import State
+from ..client import Change, Result, VendorClient, undelivered
+from ..transport import Limits, TransportError
 
-
-class Kombo(Vendor):
-    name: ClassVar[str] = "kombo"
-
-    def request_body(self, items: list[dict]) -> dict:
-        return {"items": items}
-
-    def build(self, bundle: CourseBundle) -> dict:
-        course = bundle.course
-        if not course.get("course_url"):
-            raise VendorRejected("course_url_required", "Kombo courses are EXTERNAL and need a course_url "
-                                                        "(the page where learners open the course)")
-        if course["status"] == "archived":
-            raise VendorRejected("archived", "archived: Kombo has no archived state; a course synced before is "
-                                             "deactivated instead")
-        duration = course.get("duration_minutes")
-        languages = unique([language_region(tag) for tag in course["languages"]])
-        return {"origin_id": course["course_id"], "course": {
-            "type": "EXTERNAL",
-            "title": course["title"],
-            "course_url": course["course_url"],
-            "description": plain_text(course.get("description")) or None,
-            "thumbnail_url": course.get("image_url"),
-            "duration": int(duration) if duration and duration > 0 else None,
-            "languages": languages or None,
-        }}
-
-
-# ------------------------------------------------------------------------------------------ client
 
 class KomboClient(VendorClient):
     """Bulk upserts keyed by origin_id; each batch is a task polled until COMPLETED or FAILED. A repeat
     sends the identical body, which Kombo answers with the same task, so retries are always safe."""
 
     vendor = "kombo"
+    limits = Limits(concurrency=30)  # 30 requests in flight per integration (vendor-contracts.md §2)
     batch_size = 100
     workers = 8
 
@@ -57,7 +23,7 @@ class KomboClient(VendorClient):
         super().__init__(transport, account)
         self.poll_first, self.poll_factor, self.poll_cap, self.deadline = poll_first, poll_factor, poll_cap, deadline
 
-    def send(self, batch: list[Send]) -> list[Result]:
+    def send(self, batch: list[Change]) -> list[Result]:
         ids = [s.item.course_id for s in batch]
         try:
             response = self.transport.request("POST", "/lms/courses/bulk", idempotent=True,
@@ -67,9 +33,7 @@ class KomboClient(VendorClient):
             task_id = response.json()["data"]["task_id"]
             task = self._wait_for(task_id)
         except TransportError as exc:
-            status = "failed" if isinstance(exc, NotSent) else "unknown"  # unknown here is safe to re-send
-            return [Result(cid, status, exc.status, "NOT_SENT" if status == "failed" else "ANSWER_LOST",
-                           exc.message, attempts=exc.attempts) for cid in ids]
+            return undelivered(ids, exc)  # unknown here is safe to re-send: the identical body
         if task is None:
             return [Result(cid, "unknown", None, "TASK_TIMEOUT",
                            f"task {task_id} not finished within {self.deadline:.0f} s") for cid in ids]
