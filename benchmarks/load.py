@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import tempfile
-import time
 from pathlib import Path
 
+import dagster as dg
 import yaml
 
-from course_pipeline.catalog.mapping import extract_catalog
 from course_pipeline.catalog.sources import load_sources
-from course_pipeline.catalog.validation import validate_catalog
-from course_pipeline.ledger import Ledger
-from course_pipeline.sandbox import SandboxConfig, SandboxServer
-from course_pipeline.vendors.base import build_payloads
-from course_pipeline.vendors.settings import make_builder, make_client, settings_from_env
-from course_pipeline.vendors.sync import sync_vendor
+from course_pipeline.defs.runner import run_sync
+from course_pipeline.defs.sandbox_target import SandboxServer
+from course_pipeline.sandbox import SandboxConfig
 
 LATENCY_MS = 50
 # vendor -> (requests, window seconds, batch size); the sandbox enforces the same numbers.
@@ -42,8 +39,10 @@ def _write_catalog(folder: Path, courses: int, changed: set[int]) -> Path:
     return sources
 
 
-def _env(sandbox: SandboxServer) -> dict[str, str]:
-    env = {"COURSE_PIPELINE_SANDBOX_URL": sandbox.url}
+def _env(sandbox: SandboxServer, folder: Path) -> dict[str, str]:
+    """What the run reads when it starts: the sandbox, a ledger of its own, the limits and batch sizes."""
+    env = {"COURSE_PIPELINE_SANDBOX_URL": sandbox.url, "COURSE_PIPELINE_LEDGER_URL": f"sqlite:///{folder / 'ledger.db'}",
+           "COURSE_PIPELINE_STATE_DIR": str(folder / "state"), "KOMBO_POLL_SECONDS": "0.3"}
     for vendor, (count, window, batch) in LIMITS.items():
         prefix = vendor.upper()
         if count:
@@ -52,34 +51,25 @@ def _env(sandbox: SandboxServer) -> dict[str, str]:
     return env
 
 
-def _sync_once(sources_file: Path, ledger: Ledger, env: dict, sandbox: SandboxServer, phase: str,
-               changed_items: int) -> list[dict]:
-    (source,) = load_sources(sources_file)
-    result = validate_catalog(extract_catalog(source))
+def _sync_once(sources_file: Path, instance: dg.DagsterInstance, sandbox: SandboxServer, phase: str) -> list[dict]:
+    """One `course-pipeline sync` of the catalog (the sync job's assets, all four vendors)."""
+    throttled_before = {v: sandbox.state()["vendors"][v]["counters"]["throttled"] for v in LIMITS}
+    outcome = run_sync(sources_file, load_sources(sources_file), list(LIMITS), instance=instance)
+    result = outcome.runs["load"]
     rows = []
     for vendor, (count, window, batch) in LIMITS.items():
-        settings = settings_from_env(vendor, env)
-        payloads = build_payloads(result.valid, [make_builder(settings)])[vendor]
-        client = make_client(settings, **({"poll_first": 0.3} if vendor == "kombo" else {}))
-        throttled_before = sandbox.state()["vendors"][vendor]["counters"]["throttled"]
-        started = time.monotonic()
-        try:
-            _, report = sync_vendor(payloads, client, ledger, source="load", catalog_ids=result.catalog_course_ids)
-        finally:
-            client.close()
-        seconds = time.monotonic() - started
-        counts = report.counts()
+        meta = {k: v.value for k, v in result.asset_materializations_for_node(f"{vendor}_sync")[-1].metadata.items()}
+        counts = outcome.totals.vendors[vendor]
         sent_items = counts["created"] + counts["updated"]
         minimum = math.ceil(sent_items / batch)
-        polls = report.requests - minimum if vendor == "kombo" else 0
+        seconds = meta["duration_seconds"]
         bound = minimum / (count / window) if count else None
         rows.append({
-            "phase": phase, "vendor": vendor, "items_sent": sent_items, "requests": report.requests,
-            "minimum": minimum + (math.ceil(sent_items / batch) if vendor == "kombo" else 0),
-            "kombo_polls": polls if vendor == "kombo" else "",
+            "phase": phase, "vendor": vendor, "items_sent": sent_items, "requests": counts["requests"],
+            "minimum": minimum * (2 if vendor == "kombo" else 1),  # Kombo: a batch and at least one poll
             "seconds": round(seconds, 2), "bound_seconds": round(bound, 2) if bound else "",
             "wall_over_bound": round(seconds / bound, 3) if bound and bound > 0.5 else "",
-            "throttled_429": sandbox.state()["vendors"][vendor]["counters"]["throttled"] - throttled_before,
+            "throttled_429": sandbox.state()["vendors"][vendor]["counters"]["throttled"] - throttled_before[vendor],
             "failed": counts["failed"] + counts["unknown"],
         })
     return rows
@@ -92,13 +82,12 @@ def run_load(courses: int = 600, changed_share: float = 0.01) -> list[dict]:
         thought_industries_rate_limit=LIMITS["thought_industries"][0],
         thought_industries_rate_window=LIMITS["thought_industries"][1], kombo_pending_seconds=0.25,
         faults={v: {"latency_ms": LATENCY_MS} for v in LIMITS})
-    with tempfile.TemporaryDirectory() as folder, SandboxServer(config) as sandbox:
+    with tempfile.TemporaryDirectory() as folder, SandboxServer(config) as sandbox, \
+            dg.DagsterInstance.ephemeral() as instance:
         folder = Path(folder)
-        ledger = Ledger(f"sqlite:///{folder / 'ledger.db'}")
-        env = _env(sandbox)
-        rows = _sync_once(_write_catalog(folder, courses, set()), ledger, env, sandbox, "first sync", courses)
+        os.environ.update(_env(sandbox, folder))  # this process is the run's: it reads them at its start
+        rows = _sync_once(_write_catalog(folder, courses, set()), instance, sandbox, "first sync")
         changed = set(range(0, courses, int(1 / changed_share)))
-        rows += _sync_once(_write_catalog(folder, courses, changed), ledger, env, sandbox,
-                           f"incremental ({len(changed)} changed)", len(changed))
-        ledger.dispose()
+        rows += _sync_once(_write_catalog(folder, courses, changed), instance, sandbox,
+                           f"incremental ({len(changed)} changed)")
     return rows

@@ -25,15 +25,14 @@ TARGETS = {"read_validate": {"seconds": 20.0, "peak_mb": 2048},
 
 
 def _read_validate(sources_file: str, queue) -> None:
-    from course_pipeline.catalog.mapping import extract_catalog
+    from course_pipeline import pipeline
     from course_pipeline.catalog.sources import load_sources
-    from course_pipeline.catalog.validation import validate_catalog
 
     (source,) = load_sources(sources_file)
     started = time.perf_counter()
-    catalog = extract_catalog(source)
+    catalog = pipeline.extract(source)
     read_s = time.perf_counter() - started
-    result = validate_catalog(catalog)
+    result = pipeline.validate(catalog)
     total_s = time.perf_counter() - started
     rows = sum(len(f) for f in catalog.tables.values())
     queue.put({
@@ -46,18 +45,15 @@ def _read_validate(sources_file: str, queue) -> None:
 
 def _transform(sources_file: str, queue) -> None:
     """All four vendors' payloads from the valid catalog (read + validate done first, not timed)."""
-    from course_pipeline.catalog.mapping import extract_catalog
+    from course_pipeline import pipeline
     from course_pipeline.catalog.sources import load_sources
-    from course_pipeline.catalog.validation import validate_catalog
     from course_pipeline.vendors import BUILDERS
-    from course_pipeline.vendors.base import build_payloads
 
     (source,) = load_sources(sources_file)
-    valid = validate_catalog(extract_catalog(source)).valid
-    vendors = [BUILDERS["highlevel"](location_id="bench"), BUILDERS["kombo"](), BUILDERS["stackone"](),
-               BUILDERS["thought_industries"]()]
+    result = pipeline.read(source)
+    valid = result.valid
     started = time.perf_counter()
-    sets = build_payloads(valid, vendors)
+    sets = pipeline.build(result, [builder() for builder in BUILDERS.values()])
     seconds = time.perf_counter() - started
     courses = len(valid["courses"])
     queue.put({

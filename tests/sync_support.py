@@ -1,29 +1,31 @@
-"""Helpers for the sync tests, which run against the sandbox on a free loopback port, with a fresh ledger each, and limits
-fast enough for a test but enforced the same way as in production (the sandbox counts, we pace)."""
+"""Helpers for the sync tests. A sync here is what `course-pipeline sync` runs: the Dagster assets of the
+sync job, materialized with the definitions' own resources (the sandbox target, on a free loopback port,
+with limits fast enough for a test but enforced the same way as in production: the sandbox counts, we pace).
+Nothing here wires the flow itself."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dagster as dg
+import pandas as pd
 import yaml
 
-from course_pipeline.catalog.mapping import extract_catalog
 from course_pipeline.catalog.sources import load_sources
-from course_pipeline.catalog.validation import ValidationResult, validate_catalog
+from course_pipeline.defs.definitions import build_defs
+from course_pipeline.defs.runner import run_sync
 from course_pipeline.ledger import Ledger
-from course_pipeline.sandbox import SandboxServer
-from course_pipeline.vendors import VENDORS
-from course_pipeline.vendors.base import build_payloads
-from course_pipeline.vendors.settings import make_builder, make_client, settings_from_env
-from course_pipeline.vendors.sync import SyncReport, sync_vendor
+from course_pipeline.vendors import VENDOR_NAMES
 
 # Limits well above what these tests send, the same on both sides, so a 429 means a real fault.
 FAST = {"highlevel_rate_limit": 200, "highlevel_rate_window": 1.0, "stackone_rate_limit": 200,
         "stackone_rate_window": 1.0, "thought_industries_rate_limit": 400, "thought_industries_rate_window": 1.0,
         "kombo_pending_seconds": 0.1}
 FAST_ENV = {"HIGHLEVEL_RATE_LIMIT": "200/1", "STACKONE_RATE_LIMIT": "200/1", "THOUGHT_INDUSTRIES_RATE_LIMIT": "400/1",
-            "HIGHLEVEL_BATCH_SIZE": "5", "KOMBO_BATCH_SIZE": "10", "STACKONE_BATCH_SIZE": "10"}
+            "HIGHLEVEL_BATCH_SIZE": "5", "KOMBO_BATCH_SIZE": "10", "STACKONE_BATCH_SIZE": "10",
+            "KOMBO_POLL_SECONDS": "0.1"}
 
 
 def course_rows(n: int, *, changed: dict[str, str] | None = None, drop: set[str] = frozenset()) -> list[list[str]]:
@@ -52,35 +54,48 @@ class Catalog:
     def sources_file(self) -> Path:
         return self.folder / "sources.yaml"
 
-    def write(self) -> None:
-        import csv
-
+    def write(self) -> Path:
         with (self.folder / "courses.csv").open("w", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerows(course_rows(self.n, changed=self.changed, drop=self.dropped))
         self.sources_file.write_text(yaml.safe_dump({"sources": [
             {"name": self.name, "format": "csv", "path": "courses.csv", "tables": {"courses": {}}}]}))
-
-    def validated(self) -> ValidationResult:
-        self.write()
-        (source,) = load_sources(self.sources_file)
-        return validate_catalog(extract_catalog(source))
+        return self.sources_file
 
 
-def env_for(sandbox: SandboxServer, **extra: str) -> dict[str, str]:
-    return {**FAST_ENV, "COURSE_PIPELINE_SANDBOX_URL": sandbox.url, **extra}
+def account_of(vendor: str) -> str:
+    """The account the definitions' target for this vendor syncs into."""
+    return build_defs(vendors=[vendor]).resources[vendor].settings().account
 
 
-def sync_all(validated: ValidationResult, ledger: Ledger, env: dict[str, str], *, source: str = "shop",
-             vendors=tuple(VENDORS), dry_run: bool = False, **client_options) -> dict[str, SyncReport]:
-    settings = {name: settings_from_env(name, env) for name in vendors}
-    sets = build_payloads(validated.valid, [make_builder(settings[name]) for name in vendors])
-    reports = {}
-    for name in vendors:
-        options = client_options.get(name, {})
-        client = make_client(settings[name], **options)
-        try:
-            _, reports[name] = sync_vendor(sets[name], client, ledger, source=source,
-                                           catalog_ids=validated.catalog_course_ids, dry_run=dry_run)
-        finally:
-            client.close()
-    return reports
+@dataclass
+class VendorRun:
+    """One vendor's part of a sync run, as the UI shows it (metadata) and the ledger records it."""
+
+    vendor: str
+    account: str
+    run_id: str
+    counts: dict[str, int]
+    outcomes: pd.DataFrame
+
+    @property
+    def requests(self) -> int:
+        return self.counts["requests"]
+
+
+def sync(catalog: Catalog, instance: dg.DagsterInstance, *, vendors=VENDOR_NAMES, dry_run: bool = False,
+         only_failed: bool = False) -> dict[str, VendorRun]:
+    """`course-pipeline sync` for the catalog's source (its own function, run_sync), per vendor."""
+    catalog.write()
+    sources = load_sources(catalog.sources_file)
+    outcome = run_sync(catalog.sources_file, sources, list(vendors), instance=instance, dry_run=dry_run,
+                       only_failed=only_failed)
+    assert not outcome.failed_sources, outcome.failed_sources
+    result = outcome.runs[catalog.name]
+    ledger = Ledger()
+    try:
+        recorded = ledger.outcomes(run_id=result.run_id)
+    finally:
+        ledger.dispose()
+    return {vendor: VendorRun(vendor, account_of(vendor), result.run_id, dict(outcome.totals.vendors[vendor]),
+                              recorded[recorded["vendor"] == vendor].reset_index(drop=True))
+            for vendor in vendors}

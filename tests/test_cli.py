@@ -62,4 +62,16 @@ def test_payloads_prints_request_bodies_and_rejects_to_stderr(sample_sources_fil
 
 def test_payloads_unknown_vendor_exits_2(sample_sources_file, capsys):
     assert main(["payloads", str(sample_sources_file), "--source", "cms_export", "--vendor", "moodle"]) == 2
-    assert "vendors are: highlevel, kombo, stackone, thought_industries" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "invalid choice: 'moodle'" in err and "thought_industries" in err and len(err.strip().splitlines()) == 1
+
+
+def test_user_errors_exit_2_with_one_line_and_no_traceback(sample_sources_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COURSE_PIPELINE_STATE_DIR", str(tmp_path / "state"))
+    cases = [["resolve", "moodle", "C1", "--landed"], ["plan", str(sample_sources_file), "--source", "nope"],
+             ["validate", str(tmp_path / "missing.yaml")], ["sync", str(sample_sources_file), "--bogus"],
+             ["resolve", "highlevel", "no-such-course", "--landed"]]
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)

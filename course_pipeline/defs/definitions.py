@@ -46,10 +46,7 @@ def targets(target: str | None = None) -> dict:
     auth = os.environ.get("HIGHLEVEL_AUTH") or "token"
     if target == "live":
         return live_targets(highlevel_auth=auth)
-    resources = sandbox_targets()
-    if auth == "oauth":  # the sandbox's OAuth endpoint instead of its static token
-        resources["highlevel"] = resources["highlevel"].model_copy(update={"oauth": True})
-    return resources
+    return sandbox_targets(highlevel_oauth=auth == "oauth")
 
 
 def sync_selection(vendors: list[str]) -> dg.AssetSelection:

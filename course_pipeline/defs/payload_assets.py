@@ -7,7 +7,7 @@ import dagster as dg
 
 from .. import pipeline
 from ..catalog.validation import ValidationResult
-from ..vendors import VENDOR_NAMES
+from ..vendors import BUILDERS, VENDOR_NAMES
 from ..vendors.base import PayloadSet
 from .partitions import catalog_partitions
 
@@ -46,11 +46,11 @@ def payload_metadata(payloads: PayloadSet) -> dict:
     partitions_def=catalog_partitions,
     group_name="payloads",
     can_subset=True,
-    required_resource_keys=set(VENDOR_NAMES),
 )
 def vendor_payloads(context: dg.AssetExecutionContext, valid_catalog: ValidationResult):
     selected = [name for name in VENDOR_NAMES if dg.AssetKey(payload_asset_key(name)) in context.selected_asset_keys]
-    # The builders need an account only for HighLevel's locationId, which is part of what it is sent.
-    builders = [getattr(context.resources, name).builder() for name in selected]
+    # Payloads need no account (HighLevel's client adds the locationId to each request), so building them
+    # needs no credential either.
+    builders = [BUILDERS[name]() for name in selected]
     for name, payloads in pipeline.build(valid_catalog, builders).items():
         yield dg.Output(payloads, output_name=payload_asset_key(name), metadata=payload_metadata(payloads))

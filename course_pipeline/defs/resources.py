@@ -23,6 +23,7 @@ from ..paths import default_sources_file, state_dir
 from ..vendors.base import PayloadBuilder
 from ..vendors.client import VendorClient
 from ..vendors.settings import VendorSettings, make_builder, make_client, parse_rate
+from ..vendors.transport import RetryPolicy
 
 ENV_PREFIX = {"highlevel": "HIGHLEVEL", "kombo": "KOMBO", "stackone": "STACKONE",
               "thought_industries": "THOUGHT_INDUSTRIES"}
@@ -62,6 +63,8 @@ class VendorTarget(dg.ConfigurableResource):
     batch_size: int | None = None
     workers: int | None = None
     read_timeout: float | None = None
+    attempts: int | None = None  # transport attempts per request (default 6)
+    backoff: float | None = None  # seconds before the first repeat, growing 1.5x (default 0.5)
 
     @property
     @abstractmethod
@@ -86,15 +89,27 @@ class VendorTarget(dg.ConfigurableResource):
             value = value if value is not None else os.environ.get(variable)
             return kind(value) if value not in (None, "") else None
 
-        # StackOne's newer SDKs no longer list the course batch endpoint (vendor-contracts.md §3): where it
-        # moves, STACKONE_BATCH_PATH (or LiveStackOne.batch_path) names the new one.
-        options = {"batch_path": os.environ["STACKONE_BATCH_PATH"]} if (
-            self.vendor == "stackone" and os.environ.get("STACKONE_BATCH_PATH")) else {}
+        options = {}
+        if self.vendor == "stackone" and os.environ.get("STACKONE_BATCH_PATH"):
+            # StackOne's newer SDKs no longer list the course batch endpoint (vendor-contracts.md §3): where
+            # it moves, STACKONE_BATCH_PATH (or LiveStackOne.batch_path) names the new one.
+            options["batch_path"] = os.environ["STACKONE_BATCH_PATH"]
+        if self.vendor == "kombo":
+            for option, variable in (("poll_first", "KOMBO_POLL_SECONDS"), ("deadline", "KOMBO_POLL_DEADLINE")):
+                if (value := number(None, variable, float)) is not None:
+                    options[option] = value
+        attempts, backoff = number(self.attempts, f"{prefix}_ATTEMPTS", int), \
+            number(self.backoff, f"{prefix}_BACKOFF", float)
+        retry = None
+        if attempts is not None or backoff is not None:
+            default = RetryPolicy()
+            retry = RetryPolicy(attempts=attempts or default.attempts, initial=default.initial if backoff is None
+                                else backoff, cap=default.cap if backoff is None else max(backoff * 4, backoff))
         return {"limits": parse_rate(rate) if rate else None,
                 "batch_size": number(self.batch_size, f"{prefix}_BATCH_SIZE", int),
                 "workers": number(self.workers, f"{prefix}_WORKERS", int),
                 "read_timeout": number(self.read_timeout, f"{prefix}_TIMEOUT", float) or 30.0,
-                "options": options}
+                "retry": retry, "options": options}
 
     def base_url_or(self, default: str | None) -> str:
         url = os.environ.get(f"{ENV_PREFIX[self.vendor]}_BASE_URL") or default
@@ -132,7 +147,7 @@ class LiveKombo(VendorTarget):
     integration_id: str
     api_key: str
     base_url: str | None = None
-    poll_deadline: float = 300.0  # seconds a step waits for one bulk task before calling it unknown
+    poll_deadline: float | None = None  # seconds a step waits for one bulk task (default 300; KOMBO_POLL_DEADLINE)
 
     @property
     def vendor(self) -> str:
@@ -140,7 +155,8 @@ class LiveKombo(VendorTarget):
 
     def settings(self) -> VendorSettings:
         tuning = self.tuning()
-        tuning["options"] = {**tuning["options"], "deadline": self.poll_deadline}
+        if self.poll_deadline is not None:
+            tuning["options"]["deadline"] = self.poll_deadline
         return VendorSettings(name="kombo", base_url=self.base_url or self.base_url_or(LIVE_URLS["kombo"]),
                               account=self.integration_id, secret=self.api_key, **tuning)
 

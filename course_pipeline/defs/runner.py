@@ -1,11 +1,13 @@
 """Runs the sync job's assets on a Dagster instance (DAGSTER_HOME), one partition per source, so every
 run `course-pipeline sync` or `make demo` makes is there to inspect in the UI."""
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
+from ..catalog.errors import ConfigError
 from ..catalog.sources import SourceConfig
 from ..paths import dagster_home
 from ..pipeline import VendorTotals
@@ -48,9 +50,12 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
                              for v in vendors}
     outcome = SyncOutcome()
     for source in sources:
-        result = dg.materialize(ASSETS, selection=sync_selection(vendors), partition_key=source.name,
-                                instance=instance, resources=resources, run_config=run_config,
-                                raise_on_error=False, tags={"source": source.name, **(tags or {})})
+        try:
+            result = dg.materialize(ASSETS, selection=sync_selection(vendors), partition_key=source.name,
+                                    instance=instance, resources=resources, run_config=run_config,
+                                    raise_on_error=False, tags={"source": source.name, **(tags or {})})
+        except dg.DagsterInvalidConfigError as exc:
+            raise ConfigError(_config_problem(exc)) from None
         outcome.runs[source.name] = result
         if not result.success:
             outcome.failed_sources[source.name] = _failure(result)
@@ -64,6 +69,15 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
             counts["throttled"] = int(meta["throttled_429"].value)
             outcome.totals.add(vendor, counts)
     return outcome
+
+
+def _config_problem(exc: dg.DagsterInvalidConfigError) -> str:
+    """Dagster's config error as one line: which variables the run's environment lacks."""
+    missing = sorted(set(re.findall(r'environment variable "(\w+)" which is not set', str(exc))))
+    if missing:
+        return (f"the run's environment lacks {', '.join(missing)}, which the live vendor targets need "
+                f"(or leave COURSE_PIPELINE_TARGET unset to use the local sandbox)")
+    return str(exc).strip().splitlines()[0]
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:

@@ -48,5 +48,6 @@ class SandboxTarget(VendorTarget):
 __all__ = ["DEFAULT_SANDBOX_URL", "SANDBOX_URL_ENV", "SandboxServer", "SandboxTarget", "sandbox_targets", "serve"]
 
 
-def sandbox_targets() -> dict[str, SandboxTarget]:
-    return {name: SandboxTarget(name=name) for name in _CREDENTIALS}
+def sandbox_targets(highlevel_oauth: bool = False) -> dict[str, SandboxTarget]:
+    """Every vendor in the sandbox; with highlevel_oauth, HighLevel through its OAuth endpoint."""
+    return {name: SandboxTarget(name=name, oauth=highlevel_oauth and name == "highlevel") for name in _CREDENTIALS}

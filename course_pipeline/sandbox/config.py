@@ -7,6 +7,8 @@ Tests shrink limits and windows so they stay fast.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -93,6 +95,9 @@ class SandboxConfig:
     thought_industries_rate_window: float = 60.0
     thought_industries_custom_fields: tuple[str, ...] = ()
     faults: dict[str, FaultConfig] = field(default_factory=dict)
+    # Seconds since the epoch: what rate windows, token expiry and Kombo's task times read. Tests give a
+    # clock they move themselves, so nothing sleeps to let time pass.
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.faults) - set(SIMULATED_VENDORS))

@@ -122,7 +122,7 @@ class SimulatedVendor:
         client_receive = receive
         receive = replay(await read_body(client_receive), client_receive)
         self.store.count_request()
-        refusal, limit_headers = admit(self.limits, scope)
+        refusal, limit_headers = admit(self.limits, scope, self.config.clock())
         send = _with_headers(send, limit_headers)
         if refusal is not None:
             self.store.count_throttled()

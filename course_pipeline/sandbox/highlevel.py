@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import secrets
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -72,7 +71,7 @@ class HighLevel(SimulatedVendor):
         return body
 
     def clear(self) -> None:
-        self._access_tokens: dict[str, float] = {}  # token -> monotonic expiry
+        self._access_tokens: dict[str, float] = {}  # token -> expiry (config.clock)
         self._refresh_tokens = {SANDBOX_TOKENS["highlevel_refresh_token"]}
 
     # POST /courses/courses-exporter/public/import
@@ -102,7 +101,7 @@ class HighLevel(SimulatedVendor):
         """The location a token opens: the Private Integration Token or an unexpired access token."""
         with self.store.lock:
             valid = token == SANDBOX_TOKENS["highlevel_token"] or (
-                token is not None and self._access_tokens.get(token, 0.0) > time.monotonic()
+                token is not None and self._access_tokens.get(token, 0.0) > self.config.clock()
             )
         if not valid:
             raise VendorError(401, "Invalid JWT")
@@ -140,7 +139,7 @@ class HighLevel(SimulatedVendor):
             self._refresh_tokens.discard(form["refresh_token"])
             access_token, refresh_token = f"hl-at-{secrets.token_hex(16)}", f"hl-rt-{secrets.token_hex(16)}"
             self._refresh_tokens.add(refresh_token)
-            self._access_tokens[access_token] = time.monotonic() + lifetime
+            self._access_tokens[access_token] = self.config.clock() + lifetime
         return {
             "access_token": access_token,
             "token_type": "Bearer",

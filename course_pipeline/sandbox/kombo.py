@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 import string
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,7 +81,7 @@ class _Task:
     integration_id: str
     items: list[dict[str, Any]]
     created_at: str
-    due: float  # monotonic time at which it completes
+    due: float  # when it completes (config.clock)
     results: list[dict[str, Any]] | None = None
     completed_at: str | None = None
 
@@ -162,7 +161,7 @@ class Kombo(SimulatedVendor):
             if task_id is None:
                 task_id = random_id(24, _BASE58)
                 self._tasks[task_id] = _Task(task_id, integration_id, payload["items"], utc_now(),
-                                             time.monotonic() + self.config.kombo_pending_seconds)
+                                             self.config.clock() + self.config.kombo_pending_seconds)
                 self._task_by_body[(integration_id, fingerprint)] = task_id
             else:
                 warnings.append({"message": "An identical request was received before; returning its task."})
@@ -170,7 +169,7 @@ class Kombo(SimulatedVendor):
 
     def _settle(self) -> None:
         """Complete every task whose pending time is over, in the order they were created."""
-        now = time.monotonic()
+        now = self.config.clock()
         with self.store.lock:
             for task in self._tasks.values():
                 if task.results is None and task.due <= now:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,7 +83,7 @@ class SlidingWindow:
                 limit=self.limit,
                 remaining=max(0, self.limit - len(self._admitted)),
                 window=self.window,
-                reset_epoch=time.time() + frees_in,
+                reset_epoch=now + frees_in,
             )
         return self._headers(status)
 
@@ -134,7 +133,7 @@ class ConcurrencyLimit:
     def headers(self, scope: Scope, now: float) -> dict[str, str]:
         with self._lock:
             remaining = max(0, self.limit - self._in_flight[self._key(scope)])
-        return self._headers(LimitStatus(self.limit, remaining, 0.0, time.time()))
+        return self._headers(LimitStatus(self.limit, remaining, 0.0, now))
 
     def reset(self) -> None:
         with self._lock:
@@ -144,9 +143,9 @@ class ConcurrencyLimit:
 Limit = SlidingWindow | ConcurrencyLimit
 
 
-def admit(limits: list[Limit], scope: Scope) -> tuple[Refusal | None, dict[str, str]]:
-    """Admit a request against all limits at once; answer the first refusal and the headers to send."""
-    now = time.monotonic()
+def admit(limits: list[Limit], scope: Scope, now: float) -> tuple[Refusal | None, dict[str, str]]:
+    """Admit a request against all limits at once (at `now`, epoch seconds from the sandbox's clock);
+    answer the first refusal and the headers to send."""
     refusal = next((r for r in (limit.check(scope, now) for limit in limits) if r is not None), None)
     if refusal is None:
         for limit in limits:

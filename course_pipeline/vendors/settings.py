@@ -14,7 +14,7 @@ from . import BUILDERS, CLIENTS
 from .base import PayloadBuilder
 from .client import VendorClient
 from .highlevel.client import API_VERSION, HighLevelOAuth
-from .transport import BasicAuth, BearerAuth, HttpTransport, Limits, RateLimiter, Redactor
+from .transport import BasicAuth, BearerAuth, HttpTransport, Limits, RateLimiter, Redactor, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class VendorSettings:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     token_file: Path | None = None
-    # Vendor-specific client options (StackOne's batch_path, Kombo's poll deadline, ...).
+    retry: RetryPolicy | None = None  # None: the transport's default budget
+    # Vendor-specific client options (StackOne's batch_path, Kombo's polling, ...).
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -88,7 +89,7 @@ def make_client(settings: VendorSettings, redactor: Redactor | None = None) -> V
         limits = replace(settings.limits, concurrency=client_class.limits.concurrency)
     transport = HttpTransport(settings.name, settings.base_url, _auth(settings, redactor), RateLimiter(limits),
                               headers=headers, timeout=(5.0, settings.read_timeout), redactor=redactor,
-                              pool_size=max(workers, 4))
+                              retry=settings.retry, pool_size=max(workers, 4))
     client = client_class(transport, settings.account, **settings.options)
     if settings.batch_size:
         client.batch_size = settings.batch_size

@@ -9,11 +9,12 @@ import dagster as dg
 import yaml
 
 from course_pipeline.defs.automation import catalog_sensor_for, nightly_schedule_for
-from course_pipeline.defs.definitions import defs, retry_failed_job, sync_job
+from course_pipeline.defs.definitions import build_defs
 from course_pipeline.defs.partitions import catalog_partitions
 from course_pipeline.defs.resources import CatalogSources
 
-SENSOR = catalog_sensor_for(sync_job)
+DEFS = build_defs()
+SENSOR = catalog_sensor_for(DEFS.resolve_job_def("sync_job"))
 
 
 def write_sources(folder, names, *, broken=False):
@@ -45,7 +46,7 @@ def test_new_source_adds_its_partition_and_one_run(tmp_path):
     assert [list(r.partition_keys) for r in result.dynamic_partitions_requests] == [["alpha"]]
     assert [r.partition_key for r in result.run_requests] == ["alpha"]
     assert result.run_requests[0].run_key.startswith("alpha:")
-    assert json.loads(result.cursor)["alpha"] == result.run_requests[0].run_key.split(":", 1)[1]
+    assert json.loads(result.cursor)["alpha"]["hash"] == result.run_requests[0].run_key.split(":")[1]
 
 
 def test_changed_file_is_one_run_request_and_unchanged_is_none(tmp_path):
@@ -63,7 +64,7 @@ def test_changed_file_is_one_run_request_and_unchanged_is_none(tmp_path):
     assert not changed.dynamic_partitions_requests
     observed = [e for e in changed.asset_events if isinstance(e, dg.AssetObservation)]
     assert [e.partition for e in observed] == ["beta"]
-    assert observed[0].tags["dagster/data_version"] == changed.run_requests[0].run_key.split(":", 1)[1]
+    assert observed[0].tags["dagster/data_version"] == changed.run_requests[0].run_key.split(":")[1]
 
 
 def test_an_unreadable_source_is_logged_and_the_others_go_on(tmp_path, capfd):
@@ -77,7 +78,7 @@ def test_an_unreadable_source_is_logged_and_the_others_go_on(tmp_path, capfd):
 def test_nightly_schedule_requests_every_partition_once_a_day(tmp_path):
     instance = dg.DagsterInstance.local_temp(str(tmp_path))  # a schedule's context wants a persistent instance
     instance.add_dynamic_partitions(catalog_partitions.name, ["alpha", "beta"])
-    schedule = nightly_schedule_for(sync_job)
+    schedule = nightly_schedule_for(DEFS.resolve_job_def("sync_job"))
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.datetime(2026, 11, 24, 2))
     requests = list(schedule(context))
     instance.dispose()
@@ -85,8 +86,37 @@ def test_nightly_schedule_requests_every_partition_once_a_day(tmp_path):
                                                                 ("beta", "nightly:2026-11-24:beta")]
 
 
+def test_a_catalog_edited_a_b_a_is_synced_three_times(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    sources_file = write_sources(tmp_path, ["alpha"])
+    catalog = tmp_path / "alpha.csv"
+    a, b = "course_id,title\nC1,One\n", "course_id,title\nC1,One, revised\n"
+    keys, cursor = [], None
+    for content in (a, a, b, b, a):  # every real change runs once; the same state twice in a row does not
+        catalog.write_text(content, encoding="utf-8")
+        result = evaluate(instance, sources_file, cursor)
+        apply(instance, result)
+        keys += [r.run_key for r in result.run_requests]
+        cursor = result.cursor
+    assert len(keys) == 3 and len(set(keys)) == 3  # A, B, A: three runs, three distinct run keys
+    assert keys[0].split(":")[1] == keys[2].split(":")[1]  # the first and the last are the same content
+
+
+def test_a_catalog_synced_before_the_sensor_first_ticks_is_not_synced_again(tmp_path):
+    """A CLI sync (or `make demo`) materialized raw_catalog for this content: the first tick leaves it."""
+    from course_pipeline.catalog.sources import load_sources
+
+    instance = dg.DagsterInstance.ephemeral()
+    sources_file = write_sources(tmp_path, ["alpha", "beta"])
+    instance.add_dynamic_partitions(catalog_partitions.name, ["alpha", "beta"])
+    alpha = next(s for s in load_sources(sources_file) if s.name == "alpha")
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        asset_key="raw_catalog", partition="alpha", metadata={"content_hash": alpha.content_hash()}))
+    result = evaluate(instance, sources_file)
+    assert [r.partition_key for r in result.run_requests] == ["beta"]
+
+
 def test_definitions_hold_the_jobs_sensor_and_schedule():
-    assert {job.name for job in defs.jobs} >= {"sync_job", "retry_failed", "catalog_job"}
-    assert retry_failed_job.config["ops"]["kombo_sync"]["config"]["only_failed"] is True
-    assert [s.name for s in defs.sensors] == ["catalog_sources_sensor"]
-    assert [s.name for s in defs.schedules] == ["nightly_reconcile"]
+    assert {job.name for job in DEFS.jobs} >= {"sync_job", "retry_failed", "catalog_job"}
+    assert [s.name for s in DEFS.sensors] == ["catalog_sources_sensor"]
+    assert [s.name for s in DEFS.schedules] == ["nightly_reconcile"]

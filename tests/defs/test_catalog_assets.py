@@ -74,14 +74,29 @@ def test_definitions_validate_on_workspace(tmp_path):
     assert "All code locations passed validation" in proc.stderr + proc.stdout
 
 
+@pytest.mark.timeout(300)
+def test_dg_checks_and_lists_the_definitions(tmp_path):
+    env = {"DAGSTER_HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+           "VIRTUAL_ENV": str(Path(sys.executable).parents[1]), "HOME": str(tmp_path)}
+    dg_cli = str(Path(sys.executable).parent / "dg")
+    checked = subprocess.run([dg_cli, "check", "defs"], cwd=PROJECT, capture_output=True, text=True, env=env,
+                             timeout=280)
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    listed = subprocess.run([dg_cli, "list", "defs", "--json"], cwd=PROJECT, capture_output=True, text=True,
+                            env=env, timeout=280)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "thought_industries_sync" in listed.stdout and "catalog_sources_sensor" in listed.stdout
+
+
 def test_payload_assets_one_per_vendor_with_metadata(sample_sources_file):
-    from course_pipeline.defs.definitions import build_resources
     from course_pipeline.defs.payload_assets import vendor_payloads
 
     instance = dg.DagsterInstance.ephemeral()
     register_sources(instance, CatalogSources(sources_file=str(sample_sources_file)).all())
     result = dg.materialize([raw_catalog, valid_catalog, vendor_payloads], partition_key="northwind_academy",
-                            instance=instance, resources=build_resources(sources_file=str(sample_sources_file)))
+                            instance=instance,
+                            resources={"catalog_sources": CatalogSources(sources_file=str(sample_sources_file))})
     assert result.success
     events = {e.asset_key.path[-1]: {k: v.value for k, v in e.metadata.items()}
               for e in result.asset_materializations_for_node("vendor_payloads")}

@@ -4,50 +4,28 @@ from __future__ import annotations
 
 import json
 
-import dagster as dg
-import pytest
-from sync_support import FAST, FAST_ENV, Catalog
-
+from course_pipeline.catalog.sources import load_sources
 from course_pipeline.cli import main
-from course_pipeline.defs.definitions import ASSETS, build_resources, sync_selection
-from course_pipeline.defs.partitions import register_sources
-from course_pipeline.defs.resources import CatalogSources
-from course_pipeline.sandbox import SandboxConfig, SandboxServer
-
-VENDORS = ["highlevel", "kombo", "stackone", "thought_industries"]
+from course_pipeline.defs.runner import run_sync
+from course_pipeline.vendors import VENDOR_NAMES
 
 
-@pytest.fixture
-def setup(tmp_path, monkeypatch):
-    folder = tmp_path / "catalog"
-    folder.mkdir()
-    catalog = Catalog(folder, n=10)
+def run(catalog, instance, **options):
+    catalog.n = 10
     catalog.write()
-    for key, value in FAST_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("COURSE_PIPELINE_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
-    with SandboxServer(SandboxConfig(**FAST)) as sandbox:
-        monkeypatch.setenv("COURSE_PIPELINE_SANDBOX_URL", sandbox.url)
-        instance = dg.DagsterInstance.ephemeral()
-        register_sources(instance, CatalogSources(sources_file=str(catalog.sources_file)).all())
-        yield catalog, sandbox, instance
-
-
-def run(catalog, instance, run_config=None):
-    resources = build_resources(sources_file=str(catalog.sources_file))
-    return dg.materialize(ASSETS, selection=sync_selection(VENDORS), partition_key="shop", instance=instance,
-                          resources=resources, run_config=run_config or {})
+    outcome = run_sync(catalog.sources_file, load_sources(catalog.sources_file), list(VENDOR_NAMES),
+                       instance=instance, **options)
+    return outcome.runs[catalog.name]
 
 
 def metadata(result, node):
     return {k: v.value for k, v in result.asset_materializations_for_node(node)[-1].metadata.items()}
 
 
-def test_sync_assets_record_counts_and_report_lineage(setup):
-    catalog, sandbox, instance = setup
+def test_sync_assets_record_counts_and_report_lineage(env, catalog, instance):
     result = run(catalog, instance)
     assert result.success
-    for vendor in VENDORS:
+    for vendor in VENDOR_NAMES:
         meta = metadata(result, f"{vendor}_sync")
         assert meta["count/created"] == 10 and meta["requests"] > 0 and meta["throttled_429"] == 0
         assert meta["failures"] == "No failed or unknown items."
@@ -57,34 +35,61 @@ def test_sync_assets_record_counts_and_report_lineage(setup):
     assert len(report) == 40 and set(report["status"]) == {"created"}
     row = report[(report["vendor"] == "thought_industries") & (report["course_id"] == "C002")].iloc[0]
     assert (row["title"], row["source_file"], row["source_row"]) == ("Course 2", "courses.csv", 4)
-    assert row["vendor_id"] in {c["id"] for c in sandbox.state()["vendors"]["thought_industries"]["courses"]}
+    assert row["vendor_id"] in {c["id"] for c in env.state()["vendors"]["thought_industries"]["courses"]}
     assert "created" in metadata(result, "sync_report")["outcomes_by_vendor"]
 
 
-def test_dry_run_config_plans_without_sending(setup):
-    catalog, sandbox, instance = setup
-    config = {"ops": {f"{v}_sync": {"config": {"dry_run": True}} for v in VENDORS}}
-    result = run(catalog, instance, config)
+def test_dry_run_config_plans_without_sending(env, catalog, instance):
+    result = run(catalog, instance, dry_run=True)
     assert result.success
     assert metadata(result, "stackone_sync")["count/created"] == 10
     assert metadata(result, "stackone_sync")["requests"] == 0
-    assert all(v["counters"]["requests"] == 0 for v in sandbox.state()["vendors"].values())
+    assert all(v["counters"]["requests"] == 0 for v in env.state()["vendors"].values())
     assert result.output_for_node("stackone_sync")["status"].eq("created").all()
 
 
-def test_cli_sync_and_plan_print_the_documented_json(setup, tmp_path, monkeypatch, capsys):
-    catalog, sandbox, _ = setup
+def test_cli_sync_and_plan_print_the_documented_json(env, catalog, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    assert main(["plan", str(catalog.sources_file), "--json"]) == 0
+    catalog.n = 10
+    sources_file = str(catalog.write())
+    assert main(["plan", sources_file, "--json"]) == 0
     planned = json.loads(capsys.readouterr().out)
     assert planned["vendors"]["kombo"]["created"] == 10 and planned["vendors"]["kombo"]["requests"] == 0
-    assert main(["sync", str(catalog.sources_file), "--json"]) == 0
+    assert main(["sync", sources_file, "--json"]) == 0
     synced = json.loads(capsys.readouterr().out)["vendors"]
-    assert set(synced) == set(VENDORS)
+    assert set(synced) == set(VENDOR_NAMES)
     for counts in synced.values():
         assert set(counts) == {"created", "updated", "unchanged", "deactivated", "orphaned", "rejected", "failed",
                                "unknown", "requests", "throttled"}
         assert counts["created"] == 10
-    assert main(["sync", str(catalog.sources_file), "--vendor", "stackone", "--json"]) == 0
+    assert main(["sync", sources_file, "--vendor", "stackone", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)["vendors"]
     assert list(again) == ["stackone"] and again["stackone"]["unchanged"] == 10 and again["stackone"]["requests"] == 0
+    assert main(["sync", sources_file, "--dry-run", "--json"]) == 0  # the same as plan
+    assert json.loads(capsys.readouterr().out)["vendors"]["kombo"]["unchanged"] == 10
+
+
+def test_plan_from_another_directory_finds_the_same_ledger(env, catalog, tmp_path, monkeypatch, capsys):
+    """No COURSE_PIPELINE_LEDGER_URL, no state folder set: the ledger is the project's (here a stand-in
+    project folder), wherever the command runs."""
+    from course_pipeline import paths
+    from course_pipeline.ledger import ledger_url
+
+    project = tmp_path / "project"
+    monkeypatch.setattr(paths, "project_root", lambda: project)
+    monkeypatch.delenv("COURSE_PIPELINE_LEDGER_URL")
+    monkeypatch.delenv("COURSE_PIPELINE_STATE_DIR")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    catalog.n = 10
+    sources_file = str(catalog.write())
+    assert main(["sync", sources_file, "--vendor", "stackone", "--json"]) == 0
+    capsys.readouterr()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert ledger_url() == f"sqlite:///{project / 'data' / 'state' / 'ledger.db'}"
+    assert main(["plan", sources_file, "--vendor", "stackone", "--json"]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert planned["vendors"]["stackone"]["created"] == 0 and planned["vendors"]["stackone"]["unchanged"] == 10
+    assert planned["ledger"] == str(project / "data" / "state" / "ledger.db")
+    assert not (elsewhere / "data").exists()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
+from fake_clock import FakeClock
 
 from course_pipeline.sandbox import SANDBOX_TOKENS
 from course_pipeline.sandbox.schemas import issues, openapi_validator
@@ -206,11 +205,12 @@ def test_burst_limit_answers_429_at_the_101st_request_in_10_seconds(highlevel, s
 
 
 def test_rate_limit_and_window_are_configurable(make_sandbox, connect):
-    server = make_sandbox(highlevel_rate_limit=3, highlevel_rate_window=0.5)
+    clock = FakeClock()
+    server = make_sandbox(highlevel_rate_limit=3, highlevel_rate_window=0.5, clock=clock)
     api = connect(server, "highlevel")
 
     statuses = [import_courses(api, seed_payload()).status_code for _ in range(4)]
-    time.sleep(0.55)
+    clock.advance(0.55)
     after_window = import_courses(api, seed_payload())
 
     assert statuses == [201, 201, 201, 429]
@@ -283,13 +283,14 @@ def test_token_endpoint_wants_a_form_not_json(highlevel):
 
 
 def test_access_token_expires_after_the_configured_lifetime(make_sandbox, connect):
-    server = make_sandbox(highlevel_token_lifetime=0.3)
+    clock = FakeClock()
+    server = make_sandbox(highlevel_token_lifetime=0.3, clock=clock)
     api = connect(server, "highlevel")
     tokens = refresh(api, SANDBOX_TOKENS["highlevel_refresh_token"]).json()
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
 
     fresh = import_courses(api, seed_payload(), headers=bearer)
-    time.sleep(0.35)
+    clock.advance(0.35)
     expired = import_courses(api, seed_payload(), headers=bearer)
 
     assert tokens["expires_in"] == 1

@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from fake_clock import FakeClock
 
 from .conftest import vendor_state
 
@@ -220,11 +221,12 @@ def test_rate_limit_answers_429_at_the_101st_request_in_a_minute(ti):
 
 
 def test_rate_limit_and_window_are_configurable(make_sandbox, connect):
-    api = connect(make_sandbox(thought_industries_rate_limit=2, thought_industries_rate_window=0.4),
+    clock = FakeClock()
+    api = connect(make_sandbox(thought_industries_rate_limit=2, thought_industries_rate_window=0.4, clock=clock),
                   "thought_industries")
 
     statuses = [api.get(COURSES).status_code for _ in range(3)]
-    time.sleep(0.45)
+    clock.advance(0.45)
 
     assert statuses == [200, 200, 429]
     assert api.get(COURSES).status_code == 200

@@ -1,108 +1,118 @@
-"""Credentials: HighLevel OAuth refresh with rotation, a live vendor without its secret, and no secret
-anywhere in logs, the ledger or the Dagster instance's files."""
+"""Credentials: HighLevel OAuth refresh with rotation, live targets (their secrets always from the run's
+environment, never the sandbox's), and no secret anywhere in output, the ledger or the Dagster home."""
 
 from __future__ import annotations
 
+import json
 import logging
 import stat
 
 import dagster as dg
 import pytest
-from sync_support import FAST, Catalog, env_for, sync_all
+from fake_clock import FakeClock
+from sync_support import FAST, sync
 
-from course_pipeline.catalog.errors import ConfigError
-from course_pipeline.defs.definitions import ASSETS, build_resources, sync_selection
-from course_pipeline.defs.partitions import register_sources
-from course_pipeline.defs.resources import CatalogSources
+from course_pipeline.cli import main
 from course_pipeline.sandbox import SANDBOX_TOKENS, SandboxConfig, SandboxServer
-from course_pipeline.vendors.settings import settings_from_env
+
+OAUTH_RUNS = 20
 
 
-def test_highlevel_oauth_refreshes_on_401_and_stores_the_rotated_token(catalog, tmp_path, ledger):
-    token_file = tmp_path / "oauth" / "highlevel.json"
-    with SandboxServer(SandboxConfig(**{**FAST, "highlevel_token_lifetime": 0.5})) as sandbox:
-        env = env_for(sandbox, HIGHLEVEL_REFRESH_TOKEN=SANDBOX_TOKENS["highlevel_refresh_token"],
-                      HIGHLEVEL_CLIENT_ID=SANDBOX_TOKENS["highlevel_client_id"],
-                      HIGHLEVEL_CLIENT_SECRET=SANDBOX_TOKENS["highlevel_client_secret"],
-                      HIGHLEVEL_TOKEN_FILE=str(token_file), HIGHLEVEL_BATCH_SIZE="2", HIGHLEVEL_WORKERS="1")
-        catalog.n = 6
-        first = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
-        assert first.counts()["created"] == 6
-        stored = token_file.read_text()
-        assert SANDBOX_TOKENS["highlevel_refresh_token"] not in stored  # rotated: the first one is spent
-        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-        import time
-
-        time.sleep(0.6)  # the access token expires: the next import gets a 401, refreshes once, retries once
-        catalog.n = 8
-        second = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
-        assert second.counts()["created"] == 2 and second.counts()["failed"] == 0
-        assert token_file.read_text() != stored  # rotated again, and the new one kept
+@pytest.fixture
+def oauth_sandbox(env, tmp_path, monkeypatch):
+    """A sandbox whose access tokens expire on a clock the test moves, with HighLevel on OAuth."""
+    clock = FakeClock()
+    with SandboxServer(SandboxConfig(**{**FAST, "highlevel_token_lifetime": 60.0}, clock=clock)) as sandbox:
+        monkeypatch.setenv("COURSE_PIPELINE_SANDBOX_URL", sandbox.url)
+        monkeypatch.setenv("HIGHLEVEL_AUTH", "oauth")
+        monkeypatch.setenv("HIGHLEVEL_BATCH_SIZE", "2")  # several batches, sent by the default worker threads
+        yield sandbox, clock
 
 
-def test_live_base_url_without_its_secret_stops_with_the_variable_named():
-    with pytest.raises(ConfigError, match="STACKONE_API_KEY is not set"):
-        settings_from_env("stackone", {"STACKONE_BASE_URL": "https://api.stackone.com",
-                                       "STACKONE_ACCOUNT_ID": "acc"})
-    with pytest.raises(ConfigError, match="HIGHLEVEL_CLIENT_ID"):
-        settings_from_env("highlevel", {"HIGHLEVEL_BASE_URL": "https://services.leadconnectorhq.com",
-                                        "HIGHLEVEL_LOCATION_ID": "loc", "HIGHLEVEL_REFRESH_TOKEN": "r"})
-    assert repr(settings_from_env("kombo", {})).count(SANDBOX_TOKENS["kombo_api_key"]) == 0
+def test_highlevel_oauth_refreshes_once_under_default_workers_and_stores_the_rotated_token(
+        oauth_sandbox, catalog, instance, tmp_path):
+    sandbox, clock = oauth_sandbox
+    token_file = tmp_path / "state" / "highlevel_oauth.json"
+    catalog.n = 8
+    first = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+    assert first.counts["created"] == 8 and first.counts["failed"] == 0  # one refresh shared by every thread
+    stored = token_file.read_text()
+    assert SANDBOX_TOKENS["highlevel_refresh_token"] not in stored  # rotated: the first one is spent
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    for run in range(OAUTH_RUNS):
+        clock.advance(61)  # the access token expires: the next import gets a 401, refreshes once, retries once
+        catalog.n += 2
+        again = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+        assert (again.counts["created"], again.counts["failed"]) == (2, 0), run
+    assert token_file.read_text() != stored  # rotated again, and the new one kept
+    assert set(sandbox.state()["vendors"]["highlevel"]["created_per_key"].values()) == {1}
 
 
-def test_secrets_are_nowhere_in_logs_ledger_or_dagster_home(tmp_path, monkeypatch, caplog, capfd):
+def test_a_refused_refresh_fails_the_items_without_sending(oauth_sandbox, catalog, instance, tmp_path, ledger):
+    sandbox, _ = oauth_sandbox
+    token_file = tmp_path / "state" / "highlevel_oauth.json"
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    token_file.write_text(json.dumps({"refresh_token": "spent-or-wrong-refresh-token"}))  # newer than the default
+    catalog.n = 4
+    report = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+    assert report.counts["failed"] == 4 and report.counts["unknown"] == 0
+    highlevel = sandbox.state()["vendors"]["highlevel"]
+    assert highlevel["counters"]["requests"] == 1 and highlevel["created_per_key"] == {}  # the refresh only
+    messages = " ".join(report.outcomes["error_message"])
+    assert "refresh refused" in messages and "spent-or-wrong" not in messages
+
+
+def live_env(monkeypatch, sandbox, **secrets) -> None:
+    """Live targets pointed at the sandbox's address: only the run's environment gives them credentials."""
+    monkeypatch.setenv("COURSE_PIPELINE_TARGET", "live")
+    for vendor, prefix in (("highlevel", "HIGHLEVEL"), ("kombo", "KOMBO"), ("stackone", "STACKONE"),
+                           ("thought_industries", "THOUGHT_INDUSTRIES")):
+        monkeypatch.setenv(f"{prefix}_BASE_URL", sandbox.base_urls[vendor])
+    for key, value in secrets.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_a_live_target_without_its_secret_stops_at_start_naming_the_variable(env, catalog, monkeypatch, capsys):
+    live_env(monkeypatch, env, STACKONE_ACCOUNT_ID=SANDBOX_TOKENS["stackone_account_id"])
+    assert main(["sync", str(catalog.write()), "--vendor", "stackone"]) == 2
+    err = capsys.readouterr().err
+    assert "STACKONE_API_KEY" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert env.state()["vendors"]["stackone"]["counters"]["requests"] == 0
+
+
+def test_a_live_target_never_gets_the_sandbox_credential_even_at_a_local_url(env, catalog, monkeypatch, capsys):
+    live_env(monkeypatch, env, STACKONE_ACCOUNT_ID=SANDBOX_TOKENS["stackone_account_id"],
+             STACKONE_API_KEY="a-live-key-the-sandbox-refuses")
+    assert main(["sync", str(catalog.write()), "--vendor", "stackone", "--json"]) == 1
+    counts = json.loads(capsys.readouterr().out)["vendors"]["stackone"]
+    assert counts["failed"] == 30 and counts["created"] == 0  # the live key was sent, and refused (401)
+
+
+def test_secrets_are_nowhere_in_output_ledger_or_dagster_home(env, catalog, tmp_path, monkeypatch, caplog, capfd):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    folder = tmp_path / "catalog"
-    folder.mkdir()
-    catalog = Catalog(folder, n=12)
-    catalog.write()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     wrong = "wrong-kombo-secret-0123456789"  # refused by the sandbox: its error must not echo it
-    secrets = [SANDBOX_TOKENS[k] for k in ("highlevel_token", "stackone_api_key", "thought_industries_api_key")]
-    secrets.append(wrong)
-    monkeypatch.setenv("HIGHLEVEL_TOKEN", SANDBOX_TOKENS["highlevel_token"])
-    monkeypatch.setenv("KOMBO_API_KEY", wrong)
-    monkeypatch.setenv("STACKONE_API_KEY", SANDBOX_TOKENS["stackone_api_key"])
-    monkeypatch.setenv("THOUGHT_INDUSTRIES_API_KEY", SANDBOX_TOKENS["thought_industries_api_key"])
-    ledger_file = tmp_path / "ledger.db"
+    secrets = {"HIGHLEVEL_TOKEN": SANDBOX_TOKENS["highlevel_token"], "KOMBO_API_KEY": wrong,
+               "STACKONE_API_KEY": SANDBOX_TOKENS["stackone_api_key"],
+               "THOUGHT_INDUSTRIES_API_KEY": SANDBOX_TOKENS["thought_industries_api_key"]}
+    live_env(monkeypatch, env, **secrets, HIGHLEVEL_LOCATION_ID=SANDBOX_TOKENS["highlevel_location_id"],
+             KOMBO_INTEGRATION_ID=SANDBOX_TOKENS["kombo_integration_id"],
+             STACKONE_ACCOUNT_ID=SANDBOX_TOKENS["stackone_account_id"])
     caplog.set_level(logging.DEBUG)
-    with SandboxServer(SandboxConfig(**FAST)) as sandbox:
-        for key, value in {"HIGHLEVEL_RATE_LIMIT": "200/1", "STACKONE_RATE_LIMIT": "200/1",
-                           "THOUGHT_INDUSTRIES_RATE_LIMIT": "400/1"}.items():
-            monkeypatch.setenv(key, value)
-        instance = dg.DagsterInstance.local_temp(str(home))
-        sources = CatalogSources(sources_file=str(catalog.sources_file)).all()
-        register_sources(instance, sources)
-        resources = build_resources(sandbox_url=sandbox.url, sources_file=str(catalog.sources_file),
-                                    ledger_url=f"sqlite:///{ledger_file}")
-        result = dg.materialize(ASSETS, selection=sync_selection(["highlevel", "kombo", "stackone",
-                                                                  "thought_industries"]),
-                                partition_key="shop", instance=instance, resources=resources, raise_on_error=False)
-        instance.dispose()
-    assert result.success
-    kombo = result.asset_materializations_for_node("kombo_sync")[0].metadata
-    assert kombo["count/failed"].value == 12  # the wrong key was really used, and refused
+    catalog.n = 12
+    assert main(["sync", str(catalog.write()), "--json"]) == 1  # Kombo's items failed: the wrong key was used
     out, err = capfd.readouterr()
-    texts = {"logs": caplog.text + out + err}
+    assert json.loads(out)["vendors"]["kombo"]["failed"] == 12
+    assert json.loads(out)["vendors"]["stackone"]["created"] == 12
+    texts = {"output": caplog.text + out + err}
+    ledger_file = tmp_path / "ledger.db"
     for path in [*home.rglob("*"), ledger_file]:
         if path.is_file():
             texts[str(path)] = path.read_bytes().decode("utf-8", "replace")
+    assert any(where.endswith("ledger.db") for where in texts) and len(texts) > 3  # the files were read
     for where, text in texts.items():
-        for secret in secrets:
+        for secret in secrets.values():
             assert secret not in text, f"a secret leaked into {where}"
-    assert any("sync_report" in where or where.endswith(".db") for where in texts)  # the files were read
-
-
-def test_a_refused_refresh_fails_the_items_without_sending(catalog, tmp_path, ledger):
-    with SandboxServer(SandboxConfig(**FAST)) as sandbox:
-        env = env_for(sandbox, HIGHLEVEL_REFRESH_TOKEN="spent-or-wrong-refresh-token",
-                      HIGHLEVEL_CLIENT_ID=SANDBOX_TOKENS["highlevel_client_id"],
-                      HIGHLEVEL_CLIENT_SECRET=SANDBOX_TOKENS["highlevel_client_secret"],
-                      HIGHLEVEL_TOKEN_FILE=str(tmp_path / "oauth.json"))
-        catalog.n = 4
-        report = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
-        assert report.counts()["failed"] == 4 and report.counts()["unknown"] == 0
-        highlevel = sandbox.state()["vendors"]["highlevel"]
-        assert highlevel["counters"]["requests"] == 1 and highlevel["created_per_key"] == {}  # the refresh only
-        outcome = ledger.outcomes().iloc[0]
-        assert "refresh refused" in outcome["error_message"] and "spent-or-wrong" not in outcome["error_message"]
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # the runs are there to inspect in the UI
+        assert instance.get_runs_count() == 1

@@ -6,9 +6,9 @@ and nothing re-sends it."""
 from __future__ import annotations
 
 import pytest
-from sync_support import env_for, sync_all
+from sync_support import sync
 
-from course_pipeline.vendors import VENDORS
+from course_pipeline.vendors import VENDOR_NAMES as VENDORS
 
 FAULTS = {"error_500_rate": 0.10, "error_429_rate": 0.05, "reset_rate": 0.02, "slow_rate": 0.02,
           "slow_seconds": 1.5}
@@ -17,10 +17,12 @@ UPSERT_VENDORS = ("kombo", "stackone", "thought_industries")
 
 
 @pytest.fixture
-def faulty(sandbox):
+def faulty(env, monkeypatch):
+    for key, value in CLIENT_TIMEOUTS.items():
+        monkeypatch.setenv(key, value)
     for i, vendor in enumerate(VENDORS):
-        sandbox.set_faults(vendor, **FAULTS, seed=11 + i)
-    return sandbox
+        env.set_faults(vendor, **FAULTS, seed=11 + i)
+    return env
 
 
 def ledger_statuses(ledger, report) -> dict[str, str]:
@@ -28,10 +30,9 @@ def ledger_statuses(ledger, report) -> dict[str, str]:
 
 
 @pytest.mark.timeout(240)
-def test_faults_never_duplicate_and_the_ledger_matches(catalog, faulty, ledger):
+def test_faults_never_duplicate_and_the_ledger_matches(catalog, faulty, instance, ledger):
     catalog.n = 60
-    env = env_for(faulty, **CLIENT_TIMEOUTS)
-    reports = sync_all(catalog.validated(), ledger, env, kombo={"poll_first": 0.1})
+    reports = sync(catalog, instance)
     state = faulty.state()["vendors"]
     assert sum(state[v]["counters"]["faults"]["500"] for v in VENDORS) > 0  # the faults really happened
     assert sum(state[v]["counters"]["faults"]["reset"] + state[v]["counters"]["faults"]["slow"] for v in VENDORS) > 0
@@ -41,7 +42,7 @@ def test_faults_never_duplicate_and_the_ledger_matches(catalog, faulty, ledger):
         assert sorted(held) == [f"C{i:03d}" for i in range(60)], vendor  # every item landed ...
         assert set(held.values()) == {1}, vendor  # ... exactly once
         statuses = ledger_statuses(ledger, reports[vendor])
-        assert set(statuses.values()) == {"created"}, (vendor, reports[vendor].counts())
+        assert set(statuses.values()) == {"created"}, (vendor, reports[vendor].counts)
     kombo_ids = {c["external_key"]: c["id"] for c in state["kombo"]["courses"]}
     assert {cid: s.vendor_id for cid, s in ledger.states("kombo", reports["kombo"].account).items()} == kombo_ids
     ti_ids = {c["external_key"]: c["id"] for c in state["thought_industries"]["courses"]}
@@ -64,10 +65,10 @@ def test_faults_never_duplicate_and_the_ledger_matches(catalog, faulty, ledger):
 
     # A second run: upserts are all unchanged; HighLevel re-sends nothing that may have landed.
     faulty.set_faults("highlevel")  # no faults now, so anything sent lands
-    again = sync_all(catalog.validated(), ledger, env, kombo={"poll_first": 0.1})
+    again = sync(catalog, instance)
     for vendor in UPSERT_VENDORS:
-        assert again[vendor].counts()["unchanged"] == 60, vendor
-    assert again["highlevel"].counts()["unknown"] == len(unknown)
+        assert again[vendor].counts["unchanged"] == 60, vendor
+    assert again["highlevel"].counts["unknown"] == len(unknown)
     held = faulty.state()["vendors"]["highlevel"]["created_per_key"]
     assert set(held.values()) <= {1}
     for cid in unknown:

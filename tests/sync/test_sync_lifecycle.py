@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from sync_support import env_for, sync_all
+from sync_support import sync
 
-from course_pipeline.vendors import VENDORS
-
-
-def requests_so_far(sandbox) -> dict[str, int]:
-    return {v: data["counters"]["requests"] for v, data in sandbox.state()["vendors"].items()}
+from course_pipeline.vendors import VENDOR_NAMES
 
 
-def held(sandbox, vendor) -> dict[str, int]:
+def requests_so_far(env) -> dict[str, int]:
+    return {v: data["counters"]["requests"] for v, data in env.state()["vendors"].items()}
+
+
+def held(env, vendor) -> dict[str, int]:
     """external key -> how many times the vendor created it."""
-    return sandbox.state()["vendors"][vendor]["created_per_key"]
+    return env.state()["vendors"][vendor]["created_per_key"]
 
 
-def test_first_sync_creates_everything_once_and_the_ledger_matches(catalog, sandbox, ledger):
-    reports = sync_all(catalog.validated(), ledger, env_for(sandbox))
+def test_first_sync_creates_everything_once_and_the_ledger_matches(catalog, env, instance, ledger):
+    reports = sync(catalog, instance)
     for vendor, report in reports.items():
-        counts = report.counts()
+        counts = report.counts
         assert counts["created"] == 30 and counts["failed"] == counts["unknown"] == 0, (vendor, counts)
-    state = sandbox.state()["vendors"]
+    state = env.state()["vendors"]
     for vendor in ("kombo", "stackone", "thought_industries"):
         assert sorted(state[vendor]["created_per_key"]) == [f"C{i:03d}" for i in range(30)]
         assert set(state[vendor]["created_per_key"].values()) == {1}, vendor
-    assert set(held(sandbox, "highlevel").values()) == {1} and len(held(sandbox, "highlevel")) == 30
+    assert set(held(env, "highlevel").values()) == {1} and len(held(env, "highlevel")) == 30
     # the ledger knows each vendor's id for what it created
     kombo_ids = {c["id"] for c in state["kombo"]["courses"]}
     assert {s.vendor_id for s in ledger.states("kombo", reports["kombo"].account).values()} == kombo_ids
@@ -35,141 +35,122 @@ def test_first_sync_creates_everything_once_and_the_ledger_matches(catalog, sand
     assert 3 < reports["kombo"].requests <= 3 * 4
 
 
-def test_unchanged_rerun_sends_no_request(catalog, sandbox, ledger):
-    env = env_for(sandbox)
-    sync_all(catalog.validated(), ledger, env)
-    before = requests_so_far(sandbox)
-    reports = sync_all(catalog.validated(), ledger, env)
-    assert requests_so_far(sandbox) == before
+def test_unchanged_rerun_sends_no_request(catalog, env, instance, ledger):
+    sync(catalog, instance)
+    before = requests_so_far(env)
+    reports = sync(catalog, instance)
+    assert requests_so_far(env) == before
     for report in reports.values():
-        assert report.counts()["unchanged"] == 30 and report.requests == 0
+        assert report.counts["unchanged"] == 30 and report.requests == 0
 
 
-def test_one_changed_course_is_one_update_per_vendor(catalog, sandbox, ledger):
-    env = env_for(sandbox)
-    sync_all(catalog.validated(), ledger, env)
+def test_one_changed_course_is_one_update_per_vendor(catalog, env, instance, ledger):
+    sync(catalog, instance)
     catalog.changed = {"C007": "Course 7, revised"}
-    before = requests_so_far(sandbox)
-    reports = sync_all(catalog.validated(), ledger, env)
+    before = requests_so_far(env)
+    reports = sync(catalog, instance)
     for vendor in ("kombo", "stackone", "thought_industries"):
-        counts = reports[vendor].counts()
+        counts = reports[vendor].counts
         assert (counts["updated"], counts["unchanged"]) == (1, 29), vendor
-    assert requests_so_far(sandbox)["stackone"] - before["stackone"] == 1
-    assert requests_so_far(sandbox)["thought_industries"] - before["thought_industries"] == 1  # a PUT of the diff
-    ti = next(c for c in sandbox.state()["vendors"]["thought_industries"]["courses"] if c["external_key"] == "C007")
+    assert requests_so_far(env)["stackone"] - before["stackone"] == 1
+    assert requests_so_far(env)["thought_industries"] - before["thought_industries"] == 1  # a PUT of the diff
+    ti = next(c for c in env.state()["vendors"]["thought_industries"]["courses"] if c["external_key"] == "C007")
     assert ti["body"]["title"] == "Course 7, revised"
     # HighLevel cannot update an imported course; re-importing would duplicate it: nothing is sent.
-    highlevel = reports["highlevel"].counts()
+    highlevel = reports["highlevel"].counts
     assert highlevel["rejected"] == 1 and highlevel["requests"] == 0
-    assert requests_so_far(sandbox)["highlevel"] == before["highlevel"]
-    assert len(held(sandbox, "highlevel")) == 30
+    assert requests_so_far(env)["highlevel"] == before["highlevel"]
+    assert len(held(env, "highlevel")) == 30
 
 
-def test_a_removed_course_is_deactivated_or_orphaned(catalog, sandbox, ledger):
-    env = env_for(sandbox)
-    sync_all(catalog.validated(), ledger, env)
+def test_a_removed_course_is_deactivated_or_orphaned(catalog, env, instance, ledger):
+    sync(catalog, instance)
     catalog.dropped = {"C003"}
-    reports = sync_all(catalog.validated(), ledger, env)
+    reports = sync(catalog, instance)
     for vendor in ("kombo", "stackone", "thought_industries"):
-        assert reports[vendor].counts()["deactivated"] == 1, vendor
-    assert reports["highlevel"].counts()["orphaned"] == 1
-    state = sandbox.state()["vendors"]
+        assert reports[vendor].counts["deactivated"] == 1, vendor
+    assert reports["highlevel"].counts["orphaned"] == 1
+    state = env.state()["vendors"]
     gone = {v: next(c for c in state[v]["courses"] if c["external_key"] == "C003")
             for v in ("kombo", "stackone", "thought_industries")}
     assert gone["kombo"]["active"] is False
     assert gone["stackone"]["body"]["active"] is False
     assert gone["thought_industries"]["body"]["publishedStatus"] == "archived"
     # a third run does not deactivate it again
-    again = sync_all(catalog.validated(), ledger, env)
-    assert all(r.counts()["deactivated"] == 0 and r.counts()["orphaned"] == 0 for r in again.values())
+    again = sync(catalog, instance)
+    assert all(r.counts["deactivated"] == 0 and r.counts["orphaned"] == 0 for r in again.values())
 
 
-def test_a_rejected_row_is_not_taken_down(catalog, sandbox, ledger):
-    env = env_for(sandbox)
-    sync_all(catalog.validated(), ledger, env, vendors=("stackone",))
+def test_a_rejected_row_is_not_taken_down(catalog, env, instance, ledger):
+    sync(catalog, instance, vendors=("stackone",))
     catalog.changed = {"C004": ""}  # title removed: the row is rejected, but the course is still in the catalog
-    report = sync_all(catalog.validated(), ledger, env, vendors=("stackone",))["stackone"]
-    assert report.counts()["deactivated"] == 0 and report.counts()["unchanged"] == 29
+    report = sync(catalog, instance, vendors=("stackone",))["stackone"]
+    assert report.counts["deactivated"] == 0 and report.counts["unchanged"] == 29
 
 
-def test_dry_run_plans_and_sends_nothing(catalog, sandbox, ledger):
-    reports = sync_all(catalog.validated(), ledger, env_for(sandbox), dry_run=True)
-    assert all(report is None for report in reports.values())
-    assert sum(requests_so_far(sandbox).values()) == 0
+def test_dry_run_plans_and_sends_nothing(catalog, env, instance, ledger):
+    reports = sync(catalog, instance, dry_run=True)
+    assert all(report.counts["created"] == 30 and report.requests == 0 for report in reports.values())
+    assert sum(requests_so_far(env).values()) == 0
     assert ledger.outcomes().empty
 
 
-def test_every_outcome_keeps_its_source_row(catalog, sandbox, ledger):
-    reports = sync_all(catalog.validated(), ledger, env_for(sandbox))
-    outcomes = ledger.outcomes(run_id=reports["kombo"].run_id)
+def test_every_outcome_keeps_its_source_row(catalog, env, instance, ledger):
+    reports = sync(catalog, instance)
+    outcomes = ledger.outcomes(run_id=reports["kombo"].run_id, vendor="kombo")
     row = outcomes.set_index("course_id").loc["C005"]
     assert (row["source_file"], int(row["source_row"]), row["status"]) == ("courses.csv", 7, "created")
     assert row["vendor_id"] and len(row["payload_hash"]) == 64
-    assert set(VENDORS) == set(ledger.outcomes()["vendor"])
+    assert set(VENDOR_NAMES) == set(ledger.outcomes()["vendor"])
 
 
-def test_retrying_failures_sends_only_what_failed(catalog, sandbox, ledger):
-    from course_pipeline.vendors.base import build_payloads
-    from course_pipeline.vendors.settings import make_builder, make_client, settings_from_env
-    from course_pipeline.vendors.sync import sync_vendor
-    from course_pipeline.vendors.transport import RetryPolicy
-
-    env = env_for(sandbox, STACKONE_BATCH_SIZE="5", STACKONE_WORKERS="1")  # one thread: the seeded faults repeat
-    validated = catalog.validated()
-    settings = settings_from_env("stackone", env)
-    payloads = build_payloads(validated.valid, [make_builder(settings)])["stackone"]
-
-    def run(**options):
-        client = make_client(settings)
-        client.transport.retry = RetryPolicy(attempts=2, initial=0.01, cap=0.02)
-        try:
-            return sync_vendor(payloads, client, ledger, source="shop", catalog_ids=validated.catalog_course_ids,
-                               **options)[1]
-        finally:
-            client.close()
-
-    sandbox.set_faults("stackone", error_500_rate=0.5, seed=3)
-    first = run()
-    failed = {o.course_id for o in first.outcomes if o.status in ("failed", "unknown")}
+def test_retrying_failures_sends_only_what_failed(catalog, env, instance, ledger, monkeypatch):
+    """The retry_failed job's config (only_failed) through the same door."""
+    # One thread and two quick attempts: the seeded faults repeat, and some batches fail for good.
+    for key, value in {"STACKONE_BATCH_SIZE": "5", "STACKONE_WORKERS": "1", "STACKONE_ATTEMPTS": "2",
+                       "STACKONE_BACKOFF": "0.01"}.items():
+        monkeypatch.setenv(key, value)
+    env.set_faults("stackone", error_500_rate=0.5, seed=3)
+    first = sync(catalog, instance, vendors=("stackone",))["stackone"]
+    failed = set(first.outcomes.loc[first.outcomes["status"].isin(["failed", "unknown"]), "course_id"])
     assert failed and len(failed) < 30  # some batches got through, some did not
-    sandbox.set_faults("stackone")
-    retry = run(only_failed=True)
-    assert {o.course_id for o in retry.outcomes} == failed  # nothing else looked at, nothing else sent
+    env.set_faults("stackone")
+    retry = sync(catalog, instance, vendors=("stackone",), only_failed=True)["stackone"]
+    assert set(retry.outcomes["course_id"]) == failed  # nothing else looked at, nothing else sent
     assert retry.requests == -(-len(failed) // 5)
-    assert retry.counts()["failed"] == 0
-    assert len(sandbox.state()["vendors"]["stackone"]["created_per_key"]) == 30
+    assert retry.counts["failed"] == 0
+    assert len(env.state()["vendors"]["stackone"]["created_per_key"]) == 30
 
 
-def test_a_person_resolves_unknown_and_unsupported_highlevel_items(catalog, sandbox, ledger):
-    env = env_for(sandbox, HIGHLEVEL_BATCH_SIZE="30")
-    sandbox.set_faults("highlevel", reset_rate=1.0)  # processed, answer lost: all 30 unknown
-    first = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
-    assert first.counts()["unknown"] == 30 and first.requests == 1
-    sandbox.set_faults("highlevel")
-    held_again = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
-    assert held_again.counts()["unknown"] == 30 and held_again.requests == 0  # never re-sent blindly
+def test_a_person_resolves_unknown_and_unsupported_highlevel_items(catalog, env, instance, ledger, monkeypatch):
+    monkeypatch.setenv("HIGHLEVEL_BATCH_SIZE", "30")
+    env.set_faults("highlevel", reset_rate=1.0)  # processed, answer lost: all 30 unknown
+    first = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+    assert first.counts["unknown"] == 30 and first.requests == 1
+    env.set_faults("highlevel")
+    held_again = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+    assert held_again.counts["unknown"] == 30 and held_again.requests == 0  # never re-sent blindly
     account = first.account
     assert ledger.resolve("highlevel", account, "C000", landed=True, vendor_id="hl-1")
     assert not ledger.resolve("highlevel", account, "C000", landed=True)  # no longer unknown
     assert ledger.resolve("highlevel", account, "C001", landed=False)
-    third = sync_all(catalog.validated(), ledger, env, vendors=("highlevel",))["highlevel"]
-    counts = third.counts()
+    third = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+    counts = third.counts
     assert (counts["unchanged"], counts["created"], counts["unknown"]) == (1, 1, 28)
-    held = sandbox.state()["vendors"]["highlevel"]["created_per_key"]
+    held = env.state()["vendors"]["highlevel"]["created_per_key"]
     assert held["Course 1"] == 2 and held["Course 0"] == 1  # the person said C001 was not there: re-imported
 
 
-def test_a_course_that_comes_back_is_active_again(catalog, sandbox, ledger):
-    env = env_for(sandbox)
+def test_a_course_that_comes_back_is_active_again(catalog, env, instance, ledger):
     vendors = ("kombo", "stackone", "thought_industries")
-    sync_all(catalog.validated(), ledger, env, vendors=vendors)
+    sync(catalog, instance, vendors=vendors)
     catalog.dropped = {"C009"}
-    sync_all(catalog.validated(), ledger, env, vendors=vendors)
+    sync(catalog, instance, vendors=vendors)
     catalog.dropped = set()
-    back = sync_all(catalog.validated(), ledger, env, vendors=vendors)
+    back = sync(catalog, instance, vendors=vendors)
     for vendor in vendors:
-        assert back[vendor].counts()["updated"] == 1, vendor
-    state = sandbox.state()["vendors"]
+        assert back[vendor].counts["updated"] == 1, vendor
+    state = env.state()["vendors"]
     course = {v: next(c for c in state[v]["courses"] if c["external_key"] == "C009") for v in vendors}
     assert course["kombo"]["active"] is True
     assert course["stackone"]["body"]["active"] is True

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from course_pipeline.catalog.mapping import empty_table
-from course_pipeline.catalog.schema import CONTENT_TYPES, COURSE_TYPES, COURSE_STATUSES
+from course_pipeline.catalog.schema import CONTENT_TYPES, COURSE_STATUSES, COURSE_TYPES
 from course_pipeline.vendors import BUILDERS
 from course_pipeline.vendors.base import build_payloads
 

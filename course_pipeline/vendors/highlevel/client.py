@@ -32,12 +32,15 @@ class HighLevelOAuth(Auth):
         self.refresh_token = stored.get("refresh_token") or refresh_token  # the stored one is newer
         self.access_token = access_token
         self._lock = threading.Lock()
+        self._refused: NotSent | None = None
         for secret in (client_secret, refresh_token, self.refresh_token, access_token):
             redactor.add(secret)
 
     def apply(self, session, headers):
         # Single flight: the refresh token works once, so only one thread may spend it.
         with self._lock:
+            if self._refused is not None:  # a refused refresh token stays refused: do not spend requests on it
+                raise self._refused
             if self.access_token is None:
                 self._refresh(session)
             headers["Authorization"] = f"Bearer {self.access_token}"
@@ -57,8 +60,9 @@ class HighLevelOAuth(Auth):
         except requests.RequestException as exc:
             raise NotSent(f"highlevel token refresh failed: {self.redact(exc)}") from None
         if answer.status_code != 200:
-            raise NotSent(f"highlevel token refresh refused ({answer.status_code}): "
-                          f"{self.redact(answer.text[:300])}", status=answer.status_code)
+            self._refused = NotSent(f"highlevel token refresh refused ({answer.status_code}): "
+                                    f"{self.redact(answer.text[:300])}", status=answer.status_code)
+            raise self._refused
         tokens = answer.json()
         self.access_token, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
         self.redact.add(self.access_token)

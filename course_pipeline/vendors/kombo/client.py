@@ -19,7 +19,7 @@ class KomboClient(VendorClient):
     workers = 8
 
     def __init__(self, transport, account, *, poll_first: float = 1.0, poll_factor: float = 1.5,
-                 poll_cap: float = 10.0, deadline: float = 600.0):
+                 poll_cap: float = 10.0, deadline: float = 300.0):
         super().__init__(transport, account)
         self.poll_first, self.poll_factor, self.poll_cap, self.deadline = poll_first, poll_factor, poll_cap, deadline
 
