@@ -388,6 +388,14 @@ def read_tables(source: SourceConfig) -> tuple[dict[str, pd.DataFrame], dict[str
     """Every configured table of a source, and for each table that cannot be read, why."""
     frames: dict[str, pd.DataFrame] = {}
     errors: dict[str, str] = {}
+    if source.format in ("imscc", "olx"):  # learning-platform exports: read straight into our columns
+        from .cartridge import read_cartridge_tables
+        from .olx import read_olx_tables
+
+        try:
+            return (read_cartridge_tables if source.format == "imscc" else read_olx_tables)(source)
+        except SourceReadError as exc:
+            return {}, {table: str(exc) for table in source.tables}
     if source.format == "cms_json":
         try:
             frames = read_cms_tables(source)
