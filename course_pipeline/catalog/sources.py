@@ -19,7 +19,7 @@ from .schema import TABLES
 FORMATS = ("csv", "xlsx", "cms_json", "imscc", "olx")
 # Learning-platform exports: read into our four tables by their own readers (no mapping needed); the
 # course fields they carry beyond our columns, kept as custom fields.
-EXPORT_FORMATS = {"imscc": ("cartridge_version", "course_code", "start_at"), "olx": ("course_key", "start")}
+EXPORT_FORMATS = {"imscc": ("cartridge_version", "course_code", "start_at"), "olx": ("course_key", "start", "short_description")}
 DURATION_UNITS = ("minutes", "hours")
 
 _SOURCE_KEYS = {"name", "path", "format", "encoding", "delimiter", "tables", "conventions", "defaults"}
