@@ -103,7 +103,7 @@ def olx_files(org: str = "Northwind", number: str = "NW201", run: str = "2026") 
     """name -> content of a small OLX course: two chapters, three sequentials, five verticals."""
     return {
         "course/course.xml": f'<course url_name="{run}" org="{org}" course="{number}"/>\n',
-        f"course/course/{run}.xml": f'<course display_name="Spreadsheets for Teams" language="de" '
+        f"course/course/{run}.xml": '<course display_name="Spreadsheets for Teams" language="de" '
         'start="2026-03-01T00:00:00Z">\n  <chapter url_name="ch1"/>\n  <chapter url_name="ch2"/>\n</course>\n',
         "course/chapter/ch1.xml": '<chapter display_name="Getting started">\n  <sequential url_name="sq1"/>\n'
         '  <sequential url_name="sq2"/>\n</chapter>\n',
