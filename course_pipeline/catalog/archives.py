@@ -16,10 +16,13 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
+import nh3
+import pandas as pd
 
 from .errors import SourceReadError
 
@@ -236,16 +239,12 @@ def is_video_url(url: str | None) -> bool:
 
 def link_file_type(url: str) -> str:
     """A linked page's kind: the extension of its path (a .pdf), else html (a web page)."""
-    from urllib.parse import urlsplit
-
     match = re.search(r"\.([A-Za-z0-9]{1,5})$", urlsplit(url).path)
     return match.group(1).lower() if match and match.group(1).lower() not in ("php", "asp", "aspx", "jsp") else "html"
 
 
 def clean_html(html: str | None) -> str | None:
     """HTML kept as HTML (each vendor's builder sanitises for itself), minus scripts, styles and event handlers."""
-    import nh3
-
     if not html or not html.strip():
         return None
     cleaned = nh3.clean(html).strip()
@@ -260,8 +259,6 @@ def html_body(html: str) -> str:
 
 def frames_from_rows(rows: dict[str, list[dict]], *, source: str, columns: dict[str, list[str]]) -> dict:
     """Per table, a frame of the given columns (None where a row has no value) and the origin columns."""
-    import pandas as pd
-
     frames = {}
     for table, records in rows.items():
         frame = pd.DataFrame.from_records(records, columns=[*columns[table], *ORIGIN])
