@@ -276,3 +276,23 @@ def test_cms_json_root_object_is_one_course_and_records_filter(sources, capsys):
     assert materials[["lesson_id", "url", "file_type"]].values.tolist() == [
         ["3", "https://files.example.edu/slides.pdf", "pdf"]]
     assert materials["_sheet"].tolist() == ["$.modules[0].items[2]"]
+
+
+def test_unpacked_olx_folder_reads_like_its_archive(tmp_path):
+    for name, content in make_lms_samples.olx_files().items():
+        (tmp_path / "export" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "export" / name).write_text(content)
+    source = load_sources(write_sources(tmp_path, [{"name": "o", "format": "olx", "path": "export"}]))[0]
+    result = validate_catalog(extract_catalog(source))
+    assert result.ok, result.rejects.to_dict("records")
+    lessons = result.valid["lessons"].set_index("title")
+    assert lessons["content_type"].to_dict() == {
+        "Why spreadsheets": "video", "Your first sheet": "text", "Quick check": "quiz",
+        "Comments and versions": "text", "Try the shared workbook": "assignment"}
+    assert "Comment, do not overwrite" in lessons.loc["Comments and versions", "description"]  # written inline
+    assert lessons.loc["Why spreadsheets", "video_url"] == "https://www.youtube.com/watch?v=aqz-KE-bpKQ"
+    assert lessons.loc["Quick check", "_file"] == "export/course/vertical/v3.xml"
+    course = result.valid["courses"].iloc[0]
+    assert (course["course_id"], course["languages"]) == ("course-v1:Northwind+NW201+2026", ["de"])
+    modules = result.valid["modules"].set_index("title")
+    assert modules.loc["First formulas", "parent_module_id"] == "course-v1:Northwind+NW201+2026/ch1"
