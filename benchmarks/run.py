@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from .cartridges import make_cartridges
 from .generate import generate
 
 OUT = Path(__file__).parent / "out"
@@ -88,7 +89,7 @@ def main() -> None:
     parser.add_argument("--lessons", type=int, default=1_000_000)
     parser.add_argument("--materials", type=int, default=500_000)
     parser.add_argument("--load-courses", type=int, default=600, help="courses in the load benchmark")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["read_validate", "transform", "load"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["read_validate", "transform", "load", "cartridges"])
     args = parser.parse_args()
     folder = OUT / f"catalog_{args.courses}_{args.lessons}_{args.materials}"
     sources_file = folder / "sources.yaml"
@@ -101,6 +102,9 @@ def main() -> None:
         figures.append(measure(_read_validate, str(sources_file)))
     if "transform" not in args.skip:
         figures.append(measure(_transform, str(sources_file)))
+    if "cartridges" not in args.skip:  # read + validate a folder of 200 IMS Common Cartridges
+        cartridges = make_cartridges(OUT / "cartridges_200")
+        figures.append({**measure(_read_validate, str(cartridges)), "stage": "cartridges"})
     load_rows = measure(_load, args.load_courses)["rows"] if "load" not in args.skip else []
     for row in figures:
         target = TARGETS.get(row["stage"], {})

@@ -274,6 +274,10 @@ def get_path(record: Any, path: str) -> Any:
     (topics.data.*.attributes.name). None where the path leads nowhere."""
     value = record
     parts = path.split(".")
+    if parts[0] == "$":  # `$` is the record itself (at the top: the document's root)
+        parts = parts[1:]
+        if not parts:
+            return record
     for i, part in enumerate(parts):
         if part == "*":
             if not isinstance(value, list):
@@ -289,15 +293,27 @@ def get_path(record: Any, path: str) -> Any:
     return value
 
 
+_FILTER = re.compile(r"^(?P<path>.*?)\[(?P<field>[^\]=!]+?)\s*(?P<op>!?=)\s*(?P<values>[^\]]*)\]$")
+
+
 def _records_at(node: Any, path: str, where: str) -> list[tuple[str, dict]]:
+    """The records at path; `path[field=a|b]` keeps those whose field is a or b, `[field!=a]` the others."""
+    keep = None
+    match = _FILTER.match(path)
+    if match:
+        path, field, wanted = match["path"], match["field"].strip(), set(match["values"].split("|"))
+        negate = match["op"] == "!="
+        keep = lambda rec: (str(get_path(rec, field)) in wanted) != negate  # noqa: E731
     found = get_path(node, path)
     if found is None:
         return []
-    if isinstance(found, dict):  # a single related record rather than a list
-        found = [found]
+    at = where if path == "$" else f"{where}.{path}"
+    if isinstance(found, dict):  # a single record (a course-level object, a related record) rather than a list
+        return [(at, found)] if keep is None or keep(found) else []
     if not isinstance(found, list):
-        raise SourceReadError(f"{where}.{path} should be a list of records, found {type(found).__name__}")
-    return [(f"{where}.{path}[{i}]", rec) for i, rec in enumerate(found) if isinstance(rec, dict)]
+        raise SourceReadError(f"{at} should be a list of records, found {type(found).__name__}")
+    return [(f"{at}[{i}]", rec) for i, rec in enumerate(found)
+            if isinstance(rec, dict) and (keep is None or keep(rec))]
 
 
 def load_json(file: Path) -> Any:
@@ -388,6 +404,14 @@ def read_tables(source: SourceConfig) -> tuple[dict[str, pd.DataFrame], dict[str
     """Every configured table of a source, and for each table that cannot be read, why."""
     frames: dict[str, pd.DataFrame] = {}
     errors: dict[str, str] = {}
+    if source.format in ("imscc", "olx"):  # learning-platform exports: read straight into our columns
+        from .cartridge import read_cartridge_tables
+        from .olx import read_olx_tables
+
+        try:
+            return (read_cartridge_tables if source.format == "imscc" else read_olx_tables)(source)
+        except SourceReadError as exc:
+            return {}, {table: str(exc) for table in source.tables}
     if source.format == "cms_json":
         try:
             frames = read_cms_tables(source)

@@ -16,7 +16,10 @@ import yaml
 from .errors import ConfigError
 from .schema import TABLES
 
-FORMATS = ("csv", "xlsx", "cms_json")
+FORMATS = ("csv", "xlsx", "cms_json", "imscc", "olx")
+# Learning-platform exports: read into our four tables by their own readers (no mapping needed); the
+# course fields they carry beyond our columns, kept as custom fields.
+EXPORT_FORMATS = {"imscc": ("cartridge_version", "course_code", "start_at"), "olx": ("course_key", "start", "short_description")}
 DURATION_UNITS = ("minutes", "hours")
 
 _SOURCE_KEYS = {"name", "path", "format", "encoding", "delimiter", "tables", "conventions", "defaults"}
@@ -71,6 +74,8 @@ class SourceConfig:
         return self.path
 
     def files(self) -> list[Path]:
+        if self.format in EXPORT_FORMATS and self.path.is_dir():  # a folder of cartridges, or unpacked OLX
+            return sorted(p for p in self.path.rglob("*") if p.is_file())
         return sorted({self.table_file(t) for t in self.tables})
 
     def content_hash(self) -> str:
@@ -80,7 +85,7 @@ class SourceConfig:
         settings = (self.format, self.encoding, self.delimiter, self.tables, self.conventions, self.defaults)
         digest = hashlib.sha256(repr(settings).encode())
         for file in self.files():
-            digest.update(file.name.encode())
+            digest.update((file.relative_to(self.path).as_posix() if self.path.is_dir() else file.name).encode())
             with file.open("rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(chunk)
@@ -189,6 +194,9 @@ def parse_source(raw: Any, *, base_dir: Path, index: int) -> SourceConfig:
         raise ConfigError("path is missing: the catalog file to read", source=name)
     path = (base_dir / str(raw["path"])).resolve()
     tables_raw = _expect_mapping(raw.get("tables"), source=name, where="tables")
+    if fmt in EXPORT_FORMATS:  # all four tables, in our columns; a table given here overrides its default
+        tables_raw = {t: {"custom_fields": {f: f for f in EXPORT_FORMATS[fmt]}} if t == "courses" else {}
+                      for t in TABLES} | tables_raw
     if "courses" not in tables_raw:
         raise ConfigError("tables.courses is missing: every catalog has a courses table", source=name)
     tables = {t: _parse_table(t, tables_raw[t], source=name, fmt=fmt) for t in tables_raw}

@@ -58,7 +58,8 @@ def test_unreadable_table_blocks_validation(sources):
 def test_partitions_are_registered_once(sample_sources_file):
     instance = dg.DagsterInstance.ephemeral()
     sources = CatalogSources(sources_file=str(sample_sources_file)).all()
-    assert register_sources(instance, sources) == ["northwind_academy", "partner_kurse", "cms_export"]
+    assert register_sources(instance, sources) == ["northwind_academy", "partner_kurse", "cms_export",
+                                                 "canvas_cartridges", "openedx_course"]
     assert register_sources(instance, sources) == []
     assert instance.get_dynamic_partitions(catalog_partitions.name) == [s.name for s in sources]
 
