@@ -107,8 +107,12 @@ _CONVENTION_PARSERS = {"enum": values.parse_enum, "duration": values.parse_durat
 
 
 def _parse(kind: str, series: pd.Series, column: str, errors: values.CellErrors, source: SourceConfig):
+    aliases = source.conventions.aliases.get(column)
+    if aliases and kind != "enum":  # parse_enum applies them after folding the word
+        series = values.apply_aliases(series, aliases)
     if kind in _TEXT_KINDS:
-        return values.parse_text(series, column, errors)
+        single_line = kind == "id" or column in values.SINGLE_LINE_COLUMNS
+        return values.parse_text(series, column, errors, single_line=single_line)
     if kind == "int":
         return values.parse_int(series, column, errors)
     return _CONVENTION_PARSERS[kind](series, column, errors, source.conventions)

@@ -259,6 +259,7 @@ def parse_source(raw: Any, *, base_dir: Path, index: int) -> SourceConfig:
         encoding=raw.get("encoding"), delimiter=raw.get("delimiter"),
         limits=_parse_limits(raw.get("limits"), source=name), hidden=hidden,
     )
+    _check_aliases(source)
     for file in source.files():
         if file.is_dir():
             raise ConfigError(f"path {file} is a folder, not a catalog file", source=name)
@@ -302,6 +303,19 @@ def expanded_size(node: yaml.Node) -> int:
         return memo[id(n)]
 
     return size(node) if node is not None else 0
+
+
+def _check_aliases(source: SourceConfig) -> None:
+    """conventions.aliases applies to every column it names; one no table of the source has, or one
+    that holds no words (custom_fields), is refused rather than silently ignored."""
+    columns = {c: kind for t in source.tables for c, kind in TABLES[t].columns.items()}
+    for column in source.conventions.aliases:
+        if column not in columns:
+            raise ConfigError(f"conventions.aliases names column {column!r}, which none of this source's tables "
+                              f"({', '.join(source.tables)}) has", source=source.name)
+        if columns[column] == "dict":
+            raise ConfigError(f"conventions.aliases cannot apply to {column!r}: it holds fields, not words",
+                              source=source.name)
 
 
 def _read_document(path: Path) -> list:
