@@ -134,8 +134,12 @@ def _ranked_encoding(file: Path, head: bytes) -> str:
 def check_file_size(source: SourceConfig, file: Path) -> None:
     size, limit = file.stat().st_size, source.limits.file_bytes
     if size > limit:
-        raise SourceReadError(f"{file.name} is {size / (1 << 20):,.1f} MB, more than the limit of "
-                              f"{source.limits.file_mb:g} MB (limits.file_mb in sources.yaml)", source=source.name)
+        raise SourceReadError(file_size_message(file, size, source.limits), source=source.name)
+
+
+def file_size_message(file: Path, size: int, limits: InputLimits) -> str:
+    return (f"{file.name} is {size:,} bytes, more than the limit of {limits.file_bytes:,} bytes "
+            f"({limits.file_mb:g} MB: limits.file_mb in sources.yaml)")
 
 
 def check_header_width(source: SourceConfig, file: Path, width: int) -> None:
@@ -228,7 +232,7 @@ def read_csv_table(source: SourceConfig, table: str) -> pd.DataFrame:
         raise SourceReadError(_decode_message(file, encoding, exc)) from None
     if not text_head.strip():
         raise SourceReadError(f"{file.name} is empty: expected a header row and rows of {table}")
-    lines = text_head.count("\n") + 1
+    lines = len(text_head.splitlines())
     if tcfg.header_row > lines and len(text_head) < _SNIFF_BYTES:
         raise SourceReadError(f"{file.name} has {lines:,} lines; header_row {tcfg.header_row} is past its end",
                               source=source.name)
@@ -244,7 +248,9 @@ def read_csv_table(source: SourceConfig, table: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise SourceReadError(f"{file.name} is empty: expected a header row and rows of {table}") from None
     except pd.errors.ParserError as exc:
-        raise SourceReadError(f"{file.name} is not well-formed CSV (delimiter {delimiter!r}): {exc}") from None
+        hint = "; a field opens a quote (\") that is never closed: an unbalanced quote" if "inside string" in str(
+            exc) else ""
+        raise SourceReadError(f"{file.name} is not well-formed CSV (delimiter {delimiter!r}): {exc}{hint}") from None
     # pandas renames a repeated header to "Title.1"; keep the names as written and let mapping decide.
     frame.attrs["duplicated_headers"] = duplicated_headers(fields)
     frame.attrs["delimiter"] = delimiter
@@ -485,8 +491,7 @@ def load_json(file: Path, limits: InputLimits | None = None) -> Any:
     try:
         size = file.stat().st_size
         if size > limits.file_bytes:
-            raise SourceReadError(f"{file.name} is {size / (1 << 20):,.1f} MB, more than the limit of "
-                                  f"{limits.file_mb:g} MB (limits.file_mb in sources.yaml)")
+            raise SourceReadError(file_size_message(file, size, limits))
         with file.open("rb") as fh:
             raw = fh.read()
     except OSError as exc:

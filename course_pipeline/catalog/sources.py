@@ -53,7 +53,7 @@ class Conventions:
 class InputLimits:
     """What a source may hold before it is refused as hostile or broken (sources.yaml `limits:`)."""
 
-    file_mb: float = 1024  # size of each file
+    file_mb: float = 1024.0  # size of each file
     columns: int = 1000  # header width
     cell_chars: int = 1 << 20  # characters in one cell (1,048,576)
     json_depth: int = 64  # nesting of a JSON document
