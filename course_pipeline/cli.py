@@ -45,13 +45,14 @@ def exit_code(results: list[ValidationResult]) -> int:
 
 
 def results_as_json(results: list[ValidationResult]) -> dict:
-    tables, rejects, errors = [], [], []
+    tables, rejects, errors, notes = [], [], [], []
     for result in results:
         tables += [{"source": result.source, **row} for row in result.summary.to_dict("records")]
         rejects += [{k: (None if v != v else v) for k, v in row.items()}  # NaN -> null
                     for row in result.rejects.to_dict("records")]
         errors += [{"source": result.source, "table": t, "error": why} for t, why in result.table_errors.items()]
-    return {"tables": tables, "rejects": rejects, "errors": errors}
+        notes += [{"source": result.source, "note": note} for note in result.notes]
+    return {"tables": tables, "rejects": rejects, "errors": errors, "notes": notes}
 
 
 def print_results(results: list[ValidationResult], out=None) -> None:
@@ -60,6 +61,8 @@ def print_results(results: list[ValidationResult], out=None) -> None:
         print(f"\n== {result.source}", file=out)
         for table, why in result.table_errors.items():
             print(f"  cannot read {table}: {why}", file=out)
+        for note in result.notes:
+            print(f"  note: {note}", file=out)
         print(summary_table(result), file=out)
         if not result.rejects.empty:
             print(f"\nrejected ({result.rejected_rows} rows, {len(result.rejects)} reasons):", file=out)
@@ -92,8 +95,11 @@ def cmd_payloads(args: argparse.Namespace) -> int:
     result = pipeline.read(source)
     if result.table_errors:
         for table, why in result.table_errors.items():
-            print(f"error: cannot read {table}: {why}", file=sys.stderr)
+            where = "" if why.startswith("source '") else f"source '{source.name}': "
+            print(f"error: {where}cannot read {table}: {why}", file=sys.stderr)
         return EXIT_UNREADABLE
+    for note in result.notes:
+        print(f"note: source '{source.name}': {note}", file=sys.stderr)
     builder = _target(args.vendor).builder()
     payloads = pipeline.build(result, [builder])[args.vendor]
     for item in payloads.items:

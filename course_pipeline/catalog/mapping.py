@@ -38,6 +38,9 @@ class Catalog:
     cell_rejects: pd.DataFrame  # cells that could not be read (rows rejected at validation)
     table_errors: dict[str, str] = field(default_factory=dict)  # table -> why it could not be read
     content_hash: str = ""
+    blank_rows: dict[str, int] = field(default_factory=dict)  # table -> records dropped for holding nothing
+    hidden_rows: dict[str, int] = field(default_factory=dict)  # table -> hidden workbook rows skipped
+    notes: list[str] = field(default_factory=list)  # what was skipped or read that a person should know
 
     def row_counts(self) -> dict[str, int]:
         return {name: len(frame) for name, frame in self.tables.items()}
@@ -104,8 +107,12 @@ _CONVENTION_PARSERS = {"enum": values.parse_enum, "duration": values.parse_durat
 
 
 def _parse(kind: str, series: pd.Series, column: str, errors: values.CellErrors, source: SourceConfig):
+    aliases = source.conventions.aliases.get(column)
+    if aliases and kind != "enum":  # parse_enum applies them after folding the word
+        series = values.apply_aliases(series, aliases)
     if kind in _TEXT_KINDS:
-        return values.parse_text(series, column, errors)
+        single_line = kind == "id" or column in values.SINGLE_LINE_COLUMNS
+        return values.parse_text(series, column, errors, single_line=single_line)
     if kind == "int":
         return values.parse_int(series, column, errors)
     return _CONVENTION_PARSERS[kind](series, column, errors, source.conventions)
@@ -181,10 +188,17 @@ def extract_catalog(source: SourceConfig) -> Catalog:
     frames, table_errors = read_tables(source)
     tables: dict[str, pd.DataFrame] = {}
     cell_rejects = []
+    blank_rows, hidden_rows, notes = {}, {}, []
     for table in TABLE_ORDER:
         if table not in frames:
             tables[table] = empty_table(table)
             continue
+        attrs = frames[table].attrs
+        blank_rows[table] = int(attrs.get("blank_rows", 0))
+        hidden_rows[table] = int(attrs.get("hidden_rows", 0))
+        notes += [f"{table}: {note}" for note in attrs.get("notes", [])]
+        if blank_rows[table]:
+            notes.append(f"{table}: {blank_rows[table]:,} blank record(s) skipped")
         try:
             mapped, errors = map_table(frames[table], source, table)
         except SourceReadError as exc:
@@ -196,4 +210,4 @@ def extract_catalog(source: SourceConfig) -> Catalog:
             cell_rejects.append(rejects_from_cells(table, mapped, errors.items))
     rejects = pd.concat(cell_rejects, ignore_index=True) if cell_rejects else pd.DataFrame(columns=REJECT_COLUMNS)
     return Catalog(source=source.name, tables=tables, cell_rejects=rejects, table_errors=table_errors,
-                   content_hash=source.content_hash())
+                   content_hash=source.content_hash(), blank_rows=blank_rows, hidden_rows=hidden_rows, notes=notes)

@@ -18,15 +18,35 @@ from pathlib import Path
 from typing import Any
 
 import charset_normalizer
+import numpy as np
 import pandas as pd
 import python_calamine
 
 from .errors import SourceReadError
-from .sources import SourceConfig
+from .sources import InputLimits, SourceConfig
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 256 * 1024
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# UTF-32's BOMs first: the little-endian one begins with UTF-16's.
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# The single-byte encodings catalogs are written in (Excel's Western, Central European and Cyrillic CSV,
+# and their ISO cousins). charset-normalizer ranks them; a near tie between two that read the file
+# differently is refused rather than guessed.
+ENCODING_CANDIDATES = ("cp1252", "cp1250", "latin_1", "iso8859_2", "iso8859_15", "cp1251")
+_CHAOS_WINDOW = 0.2  # candidates this close to the best in charset-normalizer's "mess" are in the running
+_CONFIDENT_LANGUAGE = 0.6  # coherence at which charset-normalizer's language of a reading is trusted
+_COHERENCE_MARGIN = 0.05  # ... and the best must beat each that reads differently by this much in language fit
+_C0_C1 = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_MIXED_SCRIPT = re.compile(r"(?=\w*[A-Za-z\u00c0-\u024f])(?=\w*[\u0400-\u04ff])\w+")  # a word in Latin and Cyrillic
+_WESTERN, _CENTRAL, _CYRILLIC = ("cp1252", "latin_1", "iso8859_15"), ("cp1250", "iso8859_2"), ("cp1251",)
+# The encodings a language is written in (charset-normalizer names the language of each reading).
+LANGUAGE_ENCODINGS = {
+    **dict.fromkeys(("English", "German", "French", "Dutch", "Italian", "Spanish", "Portuguese", "Danish",
+                     "Swedish", "Norwegian", "Finnish", "Catalan"), _WESTERN),
+    **dict.fromkeys(("Polish", "Czech", "Slovak", "Hungarian", "Croatian", "Slovene", "Romanian"), _CENTRAL),
+    **dict.fromkeys(("Russian", "Ukrainian", "Bulgarian", "Serbian", "Kazakh"), _CYRILLIC),
+}
 
 
 @dataclass(frozen=True)
@@ -50,41 +70,129 @@ def _origin(frame: pd.DataFrame, *, source: str, file: Path, sheet: str | None, 
 # ---------------------------------------------------------------------------------------------- CSV
 
 def detect_encoding(file: Path) -> str:
-    """BOM first, then UTF-8 if every byte decodes, then cp1252 (what Excel writes in Western Europe),
-    and only when cp1252 cannot decode the bytes, charset-normalizer's best guess."""
+    """BOM first (UTF-32 told from UTF-16), then UTF-8 if every byte decodes; a file that is UTF-8 but
+    for a few bytes is refused (never read as another encoding, which would garble every accent).
+    Otherwise charset-normalizer ranks the usual single-byte encodings; when two that read the file
+    differently are close, the file is refused with their names and the `encoding:` setting."""
     with file.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
         for bom, encoding in _BOMS:
             if head.startswith(bom):
                 return encoding
         decoder = codecs.getincrementaldecoder("utf-8")()
+        consumed, chunk = 0, head
         try:
-            chunk = head
             while chunk:
                 decoder.decode(chunk)
+                consumed += len(chunk)
                 chunk = fh.read(1 << 20)
             decoder.decode(b"", final=True)
             return "utf-8"
-        except UnicodeDecodeError:
-            pass
+        except UnicodeDecodeError as exc:
+            bad_at = consumed + exc.start - len(decoder.getstate()[0])
+            sample = chunk
     if b"\x00" in head:
         raise SourceReadError(f"{file.name} holds binary data, not text: is it a workbook (format: xlsx)?")
-    try:
-        head.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        guess = charset_normalizer.from_bytes(head).best()
-        if guess is None:
-            raise SourceReadError(f"{file.name}: cannot tell its text encoding; set encoding: in sources.yaml"
-                                  ) from None
-        return guess.encoding
+    text = sample.decode("utf-8", errors="replace")
+    multibyte = sum(1 for ch in text if "\x7f" < ch != "\ufffd")
+    if multibyte >= max(text.count("\ufffd"), 1):
+        raise SourceReadError(f"{file.name} is UTF-8 except at byte {bad_at:,} (and maybe others): a stray byte, "
+                              "perhaps from pasting; fix the file, or set encoding: in sources.yaml if it really "
+                              "is another encoding")
+    return _ranked_encoding(file, head)
+
+
+def _ranked_encoding(file: Path, head: bytes) -> str:
+    # A C1 control is a byte that encoding does not use for text; a word of Latin and Cyrillic letters is
+    # a Western file read as Cyrillic (or the reverse).
+    matches = [m for m in charset_normalizer.from_bytes(head, cp_isolation=list(ENCODING_CANDIDATES))
+               if not _C0_C1.search(str(m)) and not _MIXED_SCRIPT.search(str(m))]
+    if not matches:
+        raise SourceReadError(f"{file.name}: cannot tell its text encoding (none of "
+                              f"{', '.join(ENCODING_CANDIDATES)} reads it); set encoding: in sources.yaml")
+    best = min(matches, key=lambda m: (m.chaos, -m.coherence))
+    # A rival reads the file differently and is about as clean; a coherence of 0 means no language fit
+    # could be measured (short text), which is no evidence against that reading.
+    rivals = [m for m in matches if m.chaos <= best.chaos + _CHAOS_WINDOW and str(m) != str(best)
+              and (m.coherence > best.coherence - _COHERENCE_MARGIN or not m.coherence)]
+    if rivals:
+        # Close readings: the one in an encoding its own language is written in wins (German text
+        # read as cp1250 is still German, and German is not written in cp1250).
+        # Only a confident language fit decides; on short text charset-normalizer's language is a guess.
+        fitting = [m for m in (best, *rivals) if m.coherence >= _CONFIDENT_LANGUAGE
+                   and m.encoding in LANGUAGE_ENCODINGS.get(m.language, ())]
+        if fitting and len({str(m) for m in fitting}) == 1:
+            return fitting[0].encoding
+        names = ", ".join(dict.fromkeys(m.encoding for m in (best, *rivals)))
+        raise SourceReadError(f"{file.name}: cannot tell its text encoding for sure; it reads differently as "
+                              f"{names}; set encoding: in sources.yaml to the one it was saved in")
+    return best.encoding
+
+
+# ------------------------------------------------------------------------------------------ limits
+
+def check_file_size(source: SourceConfig, file: Path) -> None:
+    size, limit = file.stat().st_size, source.limits.file_bytes
+    if size > limit:
+        raise SourceReadError(file_size_message(file, size, source.limits), source=source.name)
+
+
+def file_size_message(file: Path, size: int, limits: InputLimits) -> str:
+    return (f"{file.name} is {size:,} bytes, more than the limit of {limits.file_bytes:,} bytes "
+            f"({limits.file_mb:g} MB: limits.file_mb in sources.yaml)")
+
+
+def check_header_width(source: SourceConfig, file: Path, width: int) -> None:
+    if width > source.limits.columns:
+        raise SourceReadError(f"{file.name}: the header has {width:,} columns, more than the limit of "
+                              f"{source.limits.columns:,} (limits.columns in sources.yaml)", source=source.name)
+
+
+def _longest(series: pd.Series) -> tuple[int, Any]:
+    """The length of the longest text in a column and its row label (0, None when it holds no text)."""
+    if pd.api.types.is_string_dtype(series) and series.dtype != object:
+        lengths = series.str.len()
+    else:
+        lengths = series.map(lambda v: len(v) if isinstance(v, str) else 0)
+    lengths = lengths.fillna(0)
+    if not len(lengths) or lengths.max() == 0:
+        return 0, None
+    return int(lengths.max()), lengths.idxmax()
+
+
+def check_cell_sizes(frame: pd.DataFrame, source: SourceConfig, file: Path) -> None:
+    """A cell beyond limits.cell_chars refuses the table: it is a broken file (an unclosed quote that
+    swallowed the rest), or hostile, and would otherwise be sent to every vendor."""
+    limit = source.limits.cell_chars
+    for column in frame.columns:
+        if str(column).startswith("_"):
+            continue
+        longest, label = _longest(frame[column])
+        if longest > limit:
+            row = frame.at[label, "_row"] if "_row" in frame.columns else label
+            raise SourceReadError(f"{file.name}: the cell in column {str(column)[:40]!r}, row {row}, holds "
+                                  f"{longest:,} characters, more than the limit of {limit:,} "
+                                  "(limits.cell_chars in sources.yaml)", source=source.name)
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply a JSON document nests, counted without parsing it (strings removed, then brackets)."""
+    without_strings = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", raw)
+    brackets = np.frombuffer(without_strings, dtype=np.uint8)
+    opens = (brackets == ord("[")) | (brackets == ord("{"))
+    closes = (brackets == ord("]")) | (brackets == ord("}"))
+    steps = opens.astype(np.int32) - closes.astype(np.int32)
+    return int(np.cumsum(steps).max()) if len(steps) else 0
 
 
 def sniff_delimiter(header_line: str) -> str:
     """The candidate that splits the header into the most fields; ',' when none splits it."""
     best, best_fields = ",", 1
     for delimiter in CSV_DELIMITERS:
-        fields = next(csv.reader([header_line], delimiter=delimiter), [])
+        try:
+            fields = next(csv.reader([header_line], delimiter=delimiter), [])
+        except csv.Error:  # one field past csv's field limit: this delimiter does not split the header
+            continue
         if len(fields) > best_fields:
             best, best_fields = delimiter, len(fields)
     return best
@@ -95,7 +203,10 @@ def _header_fields(text_head: str, header_row: int, delimiter: str | None) -> tu
     lines = [reader_lines.readline() for _ in range(header_row)]
     header_line = lines[-1].rstrip("\r\n")
     delimiter = delimiter or sniff_delimiter(header_line)
-    return next(csv.reader([header_line], delimiter=delimiter), []), delimiter
+    try:
+        return next(csv.reader([header_line], delimiter=delimiter), []), delimiter
+    except csv.Error:  # a header field longer than csv's field limit (128 KiB) is no header
+        return [header_line], delimiter
 
 
 def duplicated_headers(fields: list[str]) -> dict[str, list[int]]:
@@ -112,6 +223,7 @@ def read_csv_table(source: SourceConfig, table: str) -> pd.DataFrame:
     tcfg = source.tables[table]
     if file.stat().st_size == 0:
         raise SourceReadError(f"{file.name} is empty: expected a header row and rows of {table}")
+    check_file_size(source, file)
     encoding = source.encoding or detect_encoding(file)
     try:
         with file.open("r", encoding=encoding, newline="") as fh:
@@ -120,7 +232,12 @@ def read_csv_table(source: SourceConfig, table: str) -> pd.DataFrame:
         raise SourceReadError(_decode_message(file, encoding, exc)) from None
     if not text_head.strip():
         raise SourceReadError(f"{file.name} is empty: expected a header row and rows of {table}")
+    lines = len(text_head.splitlines())
+    if tcfg.header_row > lines and len(text_head) < _SNIFF_BYTES:
+        raise SourceReadError(f"{file.name} has {lines:,} lines; header_row {tcfg.header_row} is past its end",
+                              source=source.name)
     fields, delimiter = _header_fields(text_head.lstrip("\ufeff"), tcfg.header_row, source.delimiter)
+    check_header_width(source, file, len(fields))
     try:
         frame = pd.read_csv(
             file, sep=delimiter, encoding=encoding, dtype="str", keep_default_na=False, na_values=[""],
@@ -131,7 +248,9 @@ def read_csv_table(source: SourceConfig, table: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise SourceReadError(f"{file.name} is empty: expected a header row and rows of {table}") from None
     except pd.errors.ParserError as exc:
-        raise SourceReadError(f"{file.name} is not well-formed CSV (delimiter {delimiter!r}): {exc}") from None
+        hint = "; a field opens a quote (\") that is never closed: an unbalanced quote" if "inside string" in str(
+            exc) else ""
+        raise SourceReadError(f"{file.name} is not well-formed CSV (delimiter {delimiter!r}): {exc}{hint}") from None
     # pandas renames a repeated header to "Title.1"; keep the names as written and let mapping decide.
     frame.attrs["duplicated_headers"] = duplicated_headers(fields)
     frame.attrs["delimiter"] = delimiter
@@ -140,6 +259,7 @@ def read_csv_table(source: SourceConfig, table: str) -> pd.DataFrame:
     first_data_row = tcfg.header_row + 1
     frame = _origin(frame, source=source.name, file=file, sheet=None,
                     rows=range(first_data_row, first_data_row + len(frame)))
+    check_cell_sizes(frame, source, file)
     return _drop_blank_rows(frame)
 
 
@@ -158,11 +278,19 @@ def _drop_empty_trailing_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _drop_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records with no value at all carry nothing; how many were dropped is kept (attrs["blank_rows"])
+    for the report."""
+    frame.attrs["blank_rows"] = 0
     data_columns = [c for c in frame.columns if not str(c).startswith("_")]
     if not data_columns or not len(frame):
         return frame
     blank = frame[data_columns].isna().all(axis=1)
-    return frame[~blank].reset_index(drop=True) if blank.any() else frame
+    if not blank.any():
+        return frame
+    attrs = dict(frame.attrs, blank_rows=int(blank.sum()))
+    kept = frame[~blank].reset_index(drop=True)
+    kept.attrs = attrs
+    return kept
 
 
 # -------------------------------------------------------------------------------------------- Excel
@@ -170,11 +298,48 @@ def _drop_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[ >/]")
 
 
+_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # xlsx/xlsm/ods (zip), xls (OLE)
+
+
 def _open_workbook(file: Path) -> python_calamine.CalamineWorkbook:
+    with file.open("rb") as fh:
+        magic = fh.read(4)
+    if not magic.startswith(_WORKBOOK_MAGIC):
+        raise SourceReadError(f"{file.name} is not an Excel workbook (a workbook is a zip archive, this file is "
+                              "not): is it a CSV file with another name? Then set format: csv")
     try:
         return python_calamine.CalamineWorkbook.from_path(str(file))
     except Exception as exc:  # calamine raises several types (zip, xml, password); all mean "unreadable"
         raise SourceReadError(f"{file.name} is not a readable Excel workbook: {exc}") from None
+
+
+_SHEET_TAG = re.compile(rb'<(?:\w+:)?sheet\b[^>]*>')
+_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
+_ROW_TAG = re.compile(rb'<(?:\w+:)?row\b[^>]*>')
+
+
+def hidden_rows(file: Path, sheet: str) -> set[int]:
+    """The 1-based numbers of the rows hidden in a sheet (calamine does not tell): from the sheet's XML,
+    found through the workbook's relationships. Empty for a workbook that is not a zip (xls)."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            rels = {dict(_ATTR.findall(tag)).get(b"Id"): dict(_ATTR.findall(tag)).get(b"Target")
+                    for tag in re.findall(rb"<Relationship\b[^>]*>", archive.read("xl/_rels/workbook.xml.rels"))}
+            for tag in _SHEET_TAG.findall(archive.read("xl/workbook.xml")):
+                attrs = dict(_ATTR.findall(tag))
+                if attrs.get(b"name", b"").decode("utf-8", "replace") != sheet.replace("&", "&amp;"):
+                    continue
+                target = (rels.get(attrs.get(b"r:id")) or b"").decode().lstrip("/")
+                xml = archive.read(target if target.startswith("xl/") else f"xl/{target}")
+                rows = set()
+                for row in _ROW_TAG.findall(xml):
+                    row_attrs = dict(_ATTR.findall(row))
+                    if row_attrs.get(b"hidden") in (b"1", b"true") and row_attrs.get(b"r", b"").isdigit():
+                        rows.add(int(row_attrs[b"r"]))
+                return rows
+    except (zipfile.BadZipFile, KeyError):
+        pass
+    return set()
 
 
 def _formula_cells(file: Path, sheet: str) -> dict[tuple[int, int], str]:
@@ -221,9 +386,15 @@ def resolve_sheet(names: list[str], wanted: str, *, file: Path) -> str:
 def read_xlsx_table(source: SourceConfig, table: str) -> pd.DataFrame:
     file = source.table_file(table)
     tcfg = source.tables[table]
+    check_file_size(source, file)
     workbook = _open_workbook(file)
     try:
         sheet_name = resolve_sheet(workbook.sheet_names, tcfg.sheet or table, file=file)
+        visibility = {m.name: str(m.visible) for m in workbook.sheets_metadata}
+        sheet_hidden = not visibility.get(sheet_name, "Visible").endswith("Visible")
+        if sheet_hidden and source.hidden == "skip":
+            raise SourceReadError(f"sheet {sheet_name!r} of {file.name} is hidden, and hidden sheets are skipped; "
+                                  "unhide it, or set hidden: read in sources.yaml to read it", source=source.name)
         rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
     except SourceReadError:
         raise
@@ -236,7 +407,9 @@ def read_xlsx_table(source: SourceConfig, table: str) -> pd.DataFrame:
                               f"{tcfg.header_row}")
     header = [str(h).strip() if h not in (None, "") else f"Unnamed: {i}"
               for i, h in enumerate(rows[tcfg.header_row - 1])]
+    check_header_width(source, file, sum(1 for h in header if not h.startswith("Unnamed: ")))
     body = rows[tcfg.header_row:]
+    hidden = {r for r in hidden_rows(file, sheet_name) if r > tcfg.header_row}
     for (row, col), formula in _formula_cells(file, sheet_name).items():
         index = row - tcfg.header_row - 1
         if 0 <= index < len(body) and col - 1 < len(body[index]) and body[index][col - 1] in ("", None):
@@ -248,7 +421,20 @@ def read_xlsx_table(source: SourceConfig, table: str) -> pd.DataFrame:
     first_data_row = tcfg.header_row + 1
     frame = _origin(frame, source=source.name, file=file, sheet=sheet_name,
                     rows=range(first_data_row, first_data_row + len(frame)))
-    return _drop_blank_rows(frame)
+    check_cell_sizes(frame, source, file)
+    notes = [f"sheet {sheet_name!r} of {file.name} is hidden; read because hidden: read"] if sheet_hidden else []
+    hidden_count = int(frame["_row"].isin(hidden).sum())
+    if hidden_count and source.hidden == "skip":
+        frame = frame[~frame["_row"].isin(hidden)].reset_index(drop=True)
+        notes.append(f"{hidden_count:,} hidden row(s) of sheet {sheet_name!r} skipped (rows "
+                     f"{', '.join(map(str, sorted(hidden)[:10]))}{', …' if len(hidden) > 10 else ''}); "
+                     "set hidden: read in sources.yaml to read them")
+    elif hidden_count:
+        notes.append(f"{hidden_count:,} hidden row(s) of sheet {sheet_name!r} read because hidden: read")
+    frame = _drop_blank_rows(frame)
+    frame.attrs["notes"] = notes
+    frame.attrs["hidden_rows"] = hidden_count if source.hidden == "skip" else 0
+    return frame
 
 
 def _deduplicate_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -316,14 +502,22 @@ def _records_at(node: Any, path: str, where: str) -> list[tuple[str, dict]]:
             if isinstance(rec, dict) and (keep is None or keep(rec))]
 
 
-def load_json(file: Path) -> Any:
+def load_json(file: Path, limits: InputLimits | None = None) -> Any:
+    limits = limits or InputLimits()
     try:
+        size = file.stat().st_size
+        if size > limits.file_bytes:
+            raise SourceReadError(file_size_message(file, size, limits))
         with file.open("rb") as fh:
             raw = fh.read()
     except OSError as exc:
         raise SourceReadError(f"cannot open {file.name}: {exc}") from None
     if not raw.strip():
         raise SourceReadError(f"{file.name} is empty: expected a JSON document")
+    depth = json_depth(raw)
+    if depth > limits.json_depth:
+        raise SourceReadError(f"{file.name} nests {depth:,} levels deep, more than the limit of {limits.json_depth} "
+                              "(limits.json_depth in sources.yaml)")
     try:
         return json.loads(raw.decode(detect_json_encoding(raw)))
     except json.JSONDecodeError as exc:
@@ -342,7 +536,7 @@ def detect_json_encoding(raw: bytes) -> str:
 
 def read_cms_tables(source: SourceConfig) -> dict[str, pd.DataFrame]:
     """Walk courses -> modules (-> sub-modules) -> lessons -> materials, each by its configured path."""
-    document = load_json(source.path)
+    document = load_json(source.path, source.limits)
     tables = source.tables
     rows: dict[str, list[dict]] = {name: [] for name in tables}
 

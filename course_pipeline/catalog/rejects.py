@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -12,13 +13,15 @@ from .schema import TABLES
 REJECT_COLUMNS = ["table", "_index", "key", "source", "file", "sheet", "row", "column", "rule", "value", "message"]
 PUBLIC_REJECT_COLUMNS = [c for c in REJECT_COLUMNS if c != "_index"]
 _SHOWN_CHARS = 120
+# Shown escaped (\x1b, \n), so a rejected value never moves the cursor or colours a terminal.
+_UNPRINTABLE = re.compile("[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def display_value(value: Any) -> str:
     """A rejected value as a person should see it: short, with the length of what was cut."""
     if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
         return ""
-    text = str(value)
+    text = _UNPRINTABLE.sub(lambda m: repr(m.group(0))[1:-1], str(value))
     if len(text) > _SHOWN_CHARS:
         return f"{text[:100]}… ({len(text):,} characters)"
     return text

@@ -7,6 +7,7 @@ the source, the key and what was expected, so a typo never silently drops a colu
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ FORMATS = ("csv", "xlsx", "cms_json", "imscc", "olx")
 EXPORT_FORMATS = {"imscc": ("cartridge_version", "course_code", "start_at"), "olx": ("course_key", "start", "short_description")}
 DURATION_UNITS = ("minutes", "hours")
 
-_SOURCE_KEYS = {"name", "path", "format", "encoding", "delimiter", "tables", "conventions", "defaults"}
+_SOURCE_KEYS = {"name", "path", "format", "encoding", "delimiter", "tables", "conventions", "defaults", "limits",
+                "hidden"}
+HIDDEN_CHOICES = ("skip", "read")  # xlsx: hidden sheets and rows
+# Folders besides the sources file's own that a source path may point into (os.pathsep-separated).
+ALLOWED_ROOTS_ENV = "COURSE_PIPELINE_SOURCE_ROOTS"
+MAX_SOURCES_FILE_BYTES = 1 << 20  # a sources.yaml is a page of settings, never megabytes
+MAX_YAML_ALIASES = 50  # anchors and aliases are handy for a shared mapping; a bomb needs thousands
+MAX_YAML_NODES = 100_000  # nodes once every alias is expanded
 _TABLE_KEYS = {"columns", "custom_fields", "sheet", "path", "header_row", "children"}
 _CONVENTION_KEYS = {"duration_unit", "list_separator", "true_words", "false_words", "date_format",
                     "date_fields", "aliases"}
@@ -42,6 +50,23 @@ class Conventions:
     date_fields: tuple[str, ...] = ()  # custom fields holding dates, written as ISO dates
     # Per column: the source's word -> ours, e.g. {"content_type": {"reading": "text"}}.
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """What a source may hold before it is refused as hostile or broken (sources.yaml `limits:`)."""
+
+    file_mb: float = 1024.0  # size of each file
+    columns: int = 1000  # header width
+    cell_chars: int = 1 << 20  # characters in one cell (1,048,576)
+    json_depth: int = 64  # nesting of a JSON document
+
+    @property
+    def file_bytes(self) -> int:
+        return int(self.file_mb * (1 << 20))
+
+
+_LIMIT_KEYS = {f: type(getattr(InputLimits(), f)) for f in ("file_mb", "columns", "cell_chars", "json_depth")}
 
 
 @dataclass(frozen=True)
@@ -65,12 +90,14 @@ class SourceConfig:
     defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # table -> column -> value
     encoding: str | None = None  # csv: None means detect
     delimiter: str | None = None  # csv: None means sniff
+    limits: InputLimits = InputLimits()
+    hidden: str = "skip"  # xlsx: hidden sheets and rows are skipped (and reported), or "read"
 
     def table_file(self, table: str) -> Path:
         """The file a table is read from: its own path for csv tables, else the source's file."""
         tcfg = self.tables[table]
         if self.format == "csv" and tcfg.path:
-            return (self.path.parent / tcfg.path).resolve()
+            return confined(self.path.parent, tcfg.path, source=self.name, setting=f"tables.{table}.path")
         return self.path
 
     def files(self) -> list[Path]:
@@ -83,6 +110,8 @@ class SourceConfig:
         # Settings count too (a new mapping changes the catalog); absolute paths do not, so the
         # hash is the same on every machine.
         settings = (self.format, self.encoding, self.delimiter, self.tables, self.conventions, self.defaults)
+        if self.hidden != "skip":  # what is read changes with it; the default keeps earlier hashes
+            settings += (self.hidden,)
         digest = hashlib.sha256(repr(settings).encode())
         for file in self.files():
             digest.update((file.relative_to(self.path).as_posix() if self.path.is_dir() else file.name).encode())
@@ -90,6 +119,24 @@ class SourceConfig:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(chunk)
         return digest.hexdigest()
+
+
+def allowed_roots(base_dir: Path) -> list[Path]:
+    """The sources file's folder, and any folder named in COURSE_PIPELINE_SOURCE_ROOTS."""
+    extra = [Path(p).expanduser().resolve() for p in os.environ.get(ALLOWED_ROOTS_ENV, "").split(os.pathsep) if p]
+    return [base_dir.resolve(), *extra]
+
+
+def confined(base_dir: Path, relative: str, *, source: str, setting: str = "path") -> Path:
+    """`relative` resolved against base_dir (symlinks followed), refused unless it lies inside an allowed
+    root: a sources file can name only catalogs beside it, never ../../secret.env or /etc/passwd."""
+    path = (base_dir / str(relative)).resolve()
+    roots = allowed_roots(base_dir)
+    if not any(path.is_relative_to(root) for root in roots):
+        raise ConfigError(f"{setting} {str(relative)!r} lies outside the folder of the sources file ({roots[0]}); "
+                          f"a catalog must be inside it, or inside a folder listed in {ALLOWED_ROOTS_ENV}",
+                          source=source)
+    return path
 
 
 def _unknown_keys(mapping: dict, allowed: set[str], *, source: str, where: str) -> None:
@@ -165,6 +212,15 @@ def _parse_conventions(raw: Any, *, source: str) -> Conventions:
     )
 
 
+def _parse_limits(raw: Any, *, source: str) -> InputLimits:
+    raw = _expect_mapping(raw, source=source, where="limits")
+    _unknown_keys(raw, set(_LIMIT_KEYS), source=source, where="limits")
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"limits.{key} must be a number greater than 0, got {value!r}", source=source)
+    return InputLimits(**{k: _LIMIT_KEYS[k](v) for k, v in raw.items()})
+
+
 def _parse_defaults(raw: Any, *, source: str) -> dict[str, dict[str, Any]]:
     """Defaults are written per table ({courses: {status: published}}), or flat for courses."""
     raw = _expect_mapping(raw, source=source, where="defaults")
@@ -192,7 +248,11 @@ def parse_source(raw: Any, *, base_dir: Path, index: int) -> SourceConfig:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}", source=name)
     if not raw.get("path"):
         raise ConfigError("path is missing: the catalog file to read", source=name)
-    path = (base_dir / str(raw["path"])).resolve()
+    path = confined(base_dir, raw["path"], source=name)
+    hidden = raw.get("hidden", "skip")
+    if hidden not in HIDDEN_CHOICES:
+        raise ConfigError(f"hidden must be one of {', '.join(HIDDEN_CHOICES)} (hidden sheets and rows of a "
+                          f"workbook), got {hidden!r}", source=name)
     tables_raw = _expect_mapping(raw.get("tables"), source=name, where="tables")
     if fmt in EXPORT_FORMATS:  # all four tables, in our columns; a table given here overrides its default
         tables_raw = {t: {"custom_fields": {f: f for f in EXPORT_FORMATS[fmt]}} if t == "courses" else {}
@@ -205,18 +265,83 @@ def parse_source(raw: Any, *, base_dir: Path, index: int) -> SourceConfig:
         conventions=_parse_conventions(raw.get("conventions"), source=name),
         defaults=_parse_defaults(raw.get("defaults"), source=name),
         encoding=raw.get("encoding"), delimiter=raw.get("delimiter"),
+        limits=_parse_limits(raw.get("limits"), source=name), hidden=hidden,
     )
+    _check_aliases(source)
     for file in source.files():
+        if file.is_dir():
+            raise ConfigError(f"path {file} is a folder, not a catalog file", source=name)
         if not file.is_file():
             raise ConfigError(f"file not found: {file}", source=name)
     return source
 
 
+class BoundedSafeLoader(yaml.SafeLoader):
+    """yaml's SafeLoader (no Python objects) that also refuses alias expansion beyond a small bound: a
+    "billion laughs" document of nested aliases is a few hundred bytes and expands to gigabytes."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise ConfigError(f"more than {MAX_YAML_ALIASES} YAML aliases (*name); write the mappings out")
+        return super().compose_node(parent, index)
+
+    def compose_document(self):
+        node = super().compose_document()
+        if expanded_size(node) > MAX_YAML_NODES:
+            raise ConfigError(f"its aliases expand to more than {MAX_YAML_NODES:,} values; write the mappings out")
+        return node
+
+
+def expanded_size(node: yaml.Node) -> int:
+    """How many nodes a YAML tree holds with every alias expanded (each shared node counted once per use)."""
+    memo: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        if id(n) not in memo:
+            memo[id(n)] = 0  # a cycle counts once (SafeLoader builds recursive structures lazily)
+            children = n.value if isinstance(n, yaml.SequenceNode) else \
+                [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else []
+            memo[id(n)] = 1 + sum(size(c) for c in children)
+        return memo[id(n)]
+
+    return size(node) if node is not None else 0
+
+
+def _check_aliases(source: SourceConfig) -> None:
+    """conventions.aliases applies to every column it names; one no table of the source has, or one
+    that holds no words (custom_fields), is refused rather than silently ignored."""
+    columns = {c: kind for t in source.tables for c, kind in TABLES[t].columns.items()}
+    for column in source.conventions.aliases:
+        if column not in columns:
+            raise ConfigError(f"conventions.aliases names column {column!r}, which none of this source's tables "
+                              f"({', '.join(source.tables)}) has", source=source.name)
+        if columns[column] == "dict":
+            raise ConfigError(f"conventions.aliases cannot apply to {column!r}: it holds fields, not words",
+                              source=source.name)
+
+
 def _read_document(path: Path) -> list:
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give the sources file (sources.yaml) itself")
     if not path.is_file():
         raise ConfigError(f"sources file not found: {path}")
+    if path.stat().st_size > MAX_SOURCES_FILE_BYTES:
+        raise ConfigError(f"{path} is {path.stat().st_size:,} bytes; a sources file has at most "
+                          f"{MAX_SOURCES_FILE_BYTES:,}")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=BoundedSafeLoader)  # noqa: S506 (safe loader)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be a sources file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list):

@@ -38,6 +38,7 @@ class ValidationResult:
     # Every course id the catalog holds, valid or not: a course missing from here is gone from the
     # catalog (and may be deactivated); a rejected one is still there.
     catalog_course_ids: frozenset[str] = frozenset()
+    notes: list[str] = field(default_factory=list)  # what was skipped (blank records, hidden rows) or read
 
     @property
     def rejected_rows(self) -> int:
@@ -238,8 +239,12 @@ def validate_catalog(catalog: Catalog) -> ValidationResult:
         rejected_rows = rejects.loc[rejects["table"] == table, "_index"].nunique()
         summary.append({"table": table, "rows": len(frame), "valid": len(valid[table]),
                         "rejected": int(rejected_rows),
-                        "held_back": len(frame) - len(valid[table]) - int(rejected_rows)})
+                        "held_back": len(frame) - len(valid[table]) - int(rejected_rows),
+                        # not rows of the table, and not in `rows`: records skipped as they were read
+                        "blank_skipped": catalog.blank_rows.get(table, 0),
+                        "hidden_skipped": catalog.hidden_rows.get(table, 0)})
     return ValidationResult(source=catalog.source, valid=valid, rejects=public_rejects(rejects),
                             summary=pd.DataFrame(summary), table_errors=dict(catalog.table_errors),
                             content_hash=catalog.content_hash,
-                            catalog_course_ids=frozenset(tables["courses"]["course_id"].dropna()))
+                            catalog_course_ids=frozenset(tables["courses"]["course_id"].dropna()),
+                            notes=list(catalog.notes))

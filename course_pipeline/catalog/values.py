@@ -57,7 +57,35 @@ def _number_text(value: float | int) -> str:
     return str(value)
 
 
-_FORMULA_TEXT = re.compile(r"^=[A-Za-z_][A-Za-z0-9_.]*[(!]|^=[A-Za-z]{1,3}\$?[0-9]+")
+# A cell a spreadsheet would run as a formula when the data is opened in one (CSV injection): a trigger
+# (= + - @, or their full-width forms; spaces and more triggers may follow an =) and then a function
+# call, a cell or sheet reference, or a DDE call (cmd|...), after an optional arithmetic prefix
+# (-2+3+cmd|...). "= Intro =" or "-5" are text. Written for Python's re and Arrow's RE2 alike.
+_FORMULA_TEXT = re.compile(
+    r"^\s*(?:[=＝][\s=+\-@＝＋－＠]*|[+\-@＋－＠][=+\-@＝＋－＠]*)[0-9.+\-*/^\s]*"
+    r"(?:[A-Za-z_][A-Za-z0-9_.]*\s*[(!|]|[A-Za-z]{1,3}\$?[0-9]+\b)")
+# Control characters (C0 but tab and line breaks, DEL, C1) and the bidirectional overrides that make
+# text display other than it reads; never in a catalog's text.
+_CONTROL = re.compile("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\u202a-\u202e\u2066-\u2069]")
+# Line breaks and tabs, refused in single-line fields (ids and titles).
+_BREAK = re.compile("[\\t\\n\\r\\x0b\\x0c\u2028\u2029]")
+SINGLE_LINE_COLUMNS = frozenset({"title", "slug", "instructor_name"})
+_BREAK_HINT = ("holds a line break or tab; a title is one line. If the source is CSV, an unbalanced quote (\") "
+               "may have merged this record with the next ones")
+
+
+def control_message(text: str) -> str:
+    char = _CONTROL.search(text).group(0)
+    return f"holds the control character U+{ord(char):04X}; remove it"
+
+
+def check_text(text: str, single_line: bool = False) -> str:
+    """Text that cannot be right is refused: control characters anywhere, breaks in a single-line field."""
+    if _CONTROL.search(text):
+        raise Unreadable("control_character", control_message(text))
+    if single_line and _BREAK.search(text):
+        raise Unreadable("line_break", _BREAK_HINT)
+    return text
 
 
 def to_text(value: Any) -> str | None:
@@ -78,7 +106,7 @@ def to_text(value: Any) -> str | None:
     if _FORMULA_TEXT.match(text):
         # A spreadsheet formula exported as text: never a real title, and unsafe to pass on.
         raise Unreadable("formula_not_evaluated", "a spreadsheet formula, not a value")
-    return text
+    return check_text(text)
 
 
 def parse_unique(series: pd.Series, parse: Callable[[Any], Any], column: str, errors: CellErrors,
@@ -105,7 +133,7 @@ def parse_unique(series: pd.Series, parse: Callable[[Any], Any], column: str, er
     return parsed
 
 
-def parse_text(series: pd.Series, column: str, errors: CellErrors) -> pd.Series:
+def parse_text(series: pd.Series, column: str, errors: CellErrors, single_line: bool = False) -> pd.Series:
     if pd.api.types.is_string_dtype(series) and series.dtype != object:
         # Fast path for CSV columns (already text): strip and look for formulas, vectorised.
         text = series.str.strip()
@@ -113,8 +141,26 @@ def parse_text(series: pd.Series, column: str, errors: CellErrors) -> pd.Series:
         formula = text.str.match(_FORMULA_TEXT.pattern).fillna(False).astype(bool)
         for index, value in text[formula].items():
             errors.add(index, column, "formula_not_evaluated", value, "a spreadsheet formula, not a value")
-        return text.where(~formula, None).astype("str")
-    return parse_unique(series, to_text, column, errors, dtype="str")
+        bad = text.str.contains(_CONTROL.pattern).fillna(False).astype(bool) & ~formula
+        if single_line:
+            bad |= text.str.contains(_BREAK.pattern).fillna(False).astype(bool) & ~formula
+        for index, value in text[bad].items():
+            try:
+                check_text(value, single_line)
+            except Unreadable as exc:
+                errors.add(index, column, exc.rule, value, str(exc))
+        return text.where(~(formula | bad), None).astype("str")
+    parse = (lambda v: _single_line(to_text(v))) if single_line else to_text
+    return parse_unique(series, parse, column, errors, dtype="str")
+
+
+def _single_line(text: str | None) -> str | None:
+    return None if text is None else check_text(text, single_line=True)
+
+
+def apply_aliases(series: pd.Series, aliases: dict[str, str]) -> pd.Series:
+    """The source's words replaced by ours before parsing (case and surrounding spaces ignored)."""
+    return series.map(lambda v: aliases.get(v.strip().lower(), v) if isinstance(v, str) else v)
 
 
 # ----------------------------------------------------------------------------------------- numbers

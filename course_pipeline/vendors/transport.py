@@ -13,10 +13,12 @@ Retry rules (the heart of "never a duplicate"):
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,9 +43,21 @@ REDACTED = "***"
 
 # ----------------------------------------------------------------------------------------- secrets
 
+def credential_forms(secret: str, password: str = "") -> set[str]:
+    """Every spelling of a credential that can appear on the wire or in an echo of it: raw (also as
+    `Bearer <x>`), URL-encoded, and the base64 of HTTP Basic auth (`key:` and `key:password`, with and
+    without padding)."""
+    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
+    for pair in {f"{secret}:", f"{secret}:{password}"}:
+        encoded = base64.b64encode(pair.encode()).decode()
+        forms |= {encoded, encoded.rstrip("=")}
+    return forms
+
+
 class Redactor:
-    """Replaces every known secret in a text. Secrets are registered as they appear (a refreshed
-    access token included), so nothing that passed through a client can leak into a message."""
+    """Replaces every known secret, in each of its forms (credential_forms), in a text. Secrets are
+    registered as they appear (a refreshed access token included), so nothing that passed through a
+    client can leak into a message."""
 
     def __init__(self, secrets: Iterable[str | None] = ()):
         self._secrets: set[str] = set()
@@ -51,10 +65,10 @@ class Redactor:
         for secret in secrets:
             self.add(secret)
 
-    def add(self, secret: str | None) -> None:
+    def add(self, secret: str | None, password: str = "") -> None:
         if secret and len(secret) >= 4:
             with self._lock:
-                self._secrets.add(secret)
+                self._secrets |= {form for form in credential_forms(secret, password) if len(form) >= 4}
 
     def __call__(self, text: Any) -> str:
         text = str(text)

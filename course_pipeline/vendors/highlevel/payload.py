@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..base import CourseBundle, PayloadBuilder, VendorRejected
-from ..text import plain_text
+from ..text import plain_text, title_text
 
 # The 53 file kinds HighLevel's PostMaterialInterface.type accepts (vendor-schemas/highlevel-courses).
 FILE_TYPES = frozenset((
@@ -44,7 +44,7 @@ class HighLevel(PayloadBuilder):
                                              "archived state, so an archived course is not sent")
         categories, by_module = [], {}
         for module in bundle.modules:
-            entry = {"title": module["title"], "visibility": visibility(module["status"]),
+            entry = {"title": title_text(module["title"], "module title"), "visibility": visibility(module["status"]),
                      "posts": [self._post(bundle, lesson) for lesson in bundle.lessons_of(module["module_id"])]}
             if module.get("thumbnail_url"):
                 entry["thumbnailUrl"] = module["thumbnail_url"]
@@ -58,17 +58,17 @@ class HighLevel(PayloadBuilder):
         if loose:
             categories.append({"title": LOOSE_LESSONS_CATEGORY, "visibility": visibility(course["status"]),
                                "posts": [self._post(bundle, lesson) for lesson in loose]})
-        product = {"title": course["title"], "description": plain_text(course["description"]),
+        product = {"title": title_text(course["title"]), "description": plain_text(course["description"]),
                    "categories": categories}
         if course.get("image_url"):
             product["imageUrl"] = course["image_url"]
         if course.get("instructor_name") and course.get("instructor_bio"):
-            product["instructorDetails"] = {"name": course["instructor_name"],
+            product["instructorDetails"] = {"name": plain_text(course["instructor_name"]),
                                             "description": plain_text(course["instructor_bio"])}
         return product
 
     def _post(self, bundle: CourseBundle, lesson: dict) -> dict:
-        post = {"title": lesson["title"], "visibility": visibility(lesson["status"]),
+        post = {"title": title_text(lesson["title"], "lesson title"), "visibility": visibility(lesson["status"]),
                 "contentType": CONTENT_TYPES[lesson["content_type"]],
                 "description": plain_text(lesson.get("description"))}
         if lesson.get("thumbnail_url"):
@@ -87,4 +87,4 @@ class HighLevel(PayloadBuilder):
             what = f"file kind {kind!r} is not one of the 53 HighLevel accepts" if kind else \
                 "has no file kind (set file_type, or use a URL that ends in an extension)"
             raise VendorRejected("material_type", f"material {material['material_id']} ({material['url']}): {what}")
-        return {"title": material["title"], "type": kind, "url": material["url"]}
+        return {"title": title_text(material["title"], "material title"), "type": kind, "url": material["url"]}

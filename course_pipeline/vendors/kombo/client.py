@@ -67,7 +67,8 @@ class KomboClient(VendorClient):
                 if task["status"] in ("COMPLETED", "FAILED"):
                     return task
             elif response.status_code != 404:  # 404: not visible yet on a replica; keep polling
-                raise TransportError(f"kombo task {task_id}: {response.status_code} {response.text[:300]}",
+                raise TransportError(self.transport.redact(f"kombo task {task_id}: {response.status_code} "
+                                                           f"{response.text[:300]}"),
                                      status=response.status_code)
             delay = min(delay * self.poll_factor, self.poll_cap)
         return None

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from ..base import CourseBundle, PayloadBuilder, VendorRejected
 from ..languages import language_region, unique
-from ..text import plain_text
+from ..text import plain_text, title_text
 
 
 class Kombo(PayloadBuilder):
@@ -29,7 +29,7 @@ class Kombo(PayloadBuilder):
         languages = unique([language_region(tag) for tag in course["languages"]])
         return {"origin_id": course["course_id"], "course": {
             "type": "EXTERNAL",
-            "title": course["title"],
+            "title": title_text(course["title"]),
             "course_url": course["course_url"],
             "description": plain_text(course.get("description")) or None,
             "thumbnail_url": course.get("image_url"),

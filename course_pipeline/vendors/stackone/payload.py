@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from ..base import CourseBundle, PayloadBuilder
 from ..languages import locale_code
-from ..text import plain_text
+from ..text import plain_text, text_values, title_text
 
 
 def iso_duration(minutes: int) -> str:
@@ -35,14 +35,14 @@ class StackOne(PayloadBuilder):
         duration = course.get("duration_minutes")
         content = [_without_none({
             "external_reference": lesson["lesson_id"],
-            "title": lesson["title"],
+            "title": title_text(lesson["title"], "lesson title"),
             "description": plain_text(lesson.get("description")) or None,
             "content_url": lesson.get("video_url"),
             "order": order,
         }) for order, lesson in enumerate(bundle.lessons, start=1)]
         return _without_none({
             "external_reference": course["course_id"],
-            "title": course["title"],
+            "title": title_text(course["title"]),
             "description": plain_text(course.get("description")) or None,
             "languages": [{"value": locale_code(tag) or "unmapped_value", "source_value": tag}
                           for tag in course["languages"]] or None,
@@ -50,7 +50,7 @@ class StackOne(PayloadBuilder):
             "url": course.get("course_url"),
             "active": course["status"] == "published",
             "duration": iso_duration(duration) if duration else None,
-            "categories": [{"name": tag} for tag in course["tags"]] or None,
+            "categories": [{"name": plain_text(tag)} for tag in course["tags"]] or None,
             "content": content or None,
-            "unified_custom_fields": course.get("custom_fields") or None,
+            "unified_custom_fields": text_values(course.get("custom_fields")) or None,
         })

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ...catalog.schema import TITLE_MAX
 from ..base import CourseBundle, PayloadBuilder, VendorRejected
-from ..text import basic_html, slugify
+from ..text import basic_html, plain_text, slugify, text_values, title_text
 
 ALLOWED_TAGS = frozenset({"p", "strong", "em", "ul", "li", "a"})
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -56,7 +56,7 @@ class ThoughtIndustries(PayloadBuilder):
         self.slugs = unique_slugs(courses)
         self.title_owner = {}
         for cid, title in zip(courses["course_id"], courses["title"], strict=True):
-            self.title_owner.setdefault(title.strip().casefold(), cid)
+            self.title_owner.setdefault(plain_text(title).casefold(), cid)
 
     def request_body(self, bodies: list[dict]) -> dict:
         (body,) = bodies  # one course per request
@@ -64,11 +64,11 @@ class ThoughtIndustries(PayloadBuilder):
 
     def build(self, bundle: CourseBundle) -> dict:
         course = bundle.course
-        title = course["title"]
+        title = title_text(course["title"])
         if len(title) > TITLE_MAX:
             raise VendorRejected("title_length", f"title has {len(title)} characters; Thought Industries takes "
                                                  f"{TITLE_MAX} at most")
-        owner = self.title_owner.get(title.strip().casefold(), course["course_id"])
+        owner = self.title_owner.get(title.casefold(), course["course_id"])
         if owner != course["course_id"]:
             raise VendorRejected("duplicate_title", f"title {title!r} is also course {owner}'s; Thought "
                                                     "Industries needs titles unique in the instance")
@@ -79,11 +79,11 @@ class ThoughtIndustries(PayloadBuilder):
             "slug": self.slugs[course["course_id"]],
             "description": basic_html(course.get("description"), ALLOWED_TAGS, LINK_SCHEMES),
             "publishedStatus": course["status"],
-            "authors": list(course["authors"]),
-            "tags": dedupe_tags(course["tags"]),
-            "customFields": dict(course.get("custom_fields") or {}),
+            "authors": [plain_text(author) for author in course["authors"]],
+            "tags": dedupe_tags([plain_text(tag) for tag in course["tags"]]),
+            "customFields": text_values(course.get("custom_fields")),
             "isFree": bool(course["is_free"]),
         }
         if course.get("source"):
-            body["source"] = course["source"]
+            body["source"] = plain_text(course["source"])
         return body
