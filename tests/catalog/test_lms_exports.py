@@ -25,6 +25,12 @@ import make_lms_samples  # noqa: E402
 FILES_BASE = "https://files.example.edu/export/"
 
 
+@pytest.fixture(autouse=True)
+def exports_are_an_allowed_root(monkeypatch):
+    """The real exports lie outside the tests' sources folders: allowed explicitly, as a user would."""
+    monkeypatch.setenv("COURSE_PIPELINE_SOURCE_ROOTS", str(LMS_EXPORTS))
+
+
 def lms_exports() -> Path:
     if not LMS_EXPORTS.is_dir():
         pytest.skip(f"the real LMS exports are not at {LMS_EXPORTS} (shared/samples beside the checkout)")
