@@ -171,7 +171,7 @@ class State:
 
 @dataclass
 class OutcomeRow:
-    """One outcome as the ledger stores it (vendors/sync.py builds these)."""
+    """One outcome as the ledger stores it (sync.py builds these)."""
 
     run_id: str
     vendor: str

@@ -260,6 +260,9 @@ class Sync:
             done = self._done
         self.progress(done, self._total)
 
+    def _redact(self, text: str | None) -> str | None:
+        return None if text is None else self.client.transport.redact(text)
+
     def _row(self, course_id: str, origin: Origin | None, action: str, status: str, *, result: Result | None = None,
              code: str | None = None, message: str | None = None, payload_hash: str | None = None,
              started=None) -> OutcomeRow:
@@ -268,8 +271,10 @@ class Sync:
             run_id=self.run_id, vendor=self.client.vendor, account=self.client.account, course_id=course_id,
             source=self.plan.source, action=action, status=status,
             http_status=result.http_status if result else None,
-            error_code=(result.error_code if result else code),
-            error_message=(result.error_message if result else message),
+            # The one redaction step of every outcome a vendor's answer shaped (an echoed header, a token in
+            # an error), before it reaches the ledger, Dagster metadata or a log.
+            error_code=(self._redact(result.error_code) if result else code),
+            error_message=(self._redact(result.error_message) if result else message),
             attempts=result.attempts if result else 0, vendor_id=result.vendor_id if result else None,
             payload_hash=payload_hash, source_file=origin.file if origin else None,
             source_sheet=origin.sheet if origin else None, source_row=origin.row if origin else None,

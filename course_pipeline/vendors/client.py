@@ -7,7 +7,6 @@ A vendor's client (vendors/<vendor>/client.py) subclasses VendorClient and imple
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,21 +54,6 @@ def undelivered(course_ids: list[str], exc: TransportError) -> list[Result]:
             for cid in course_ids]
 
 
-def _redacting(method):
-    @functools.wraps(method)
-    def wrapper(self, items):
-        results = method(self, items)
-        redact = self.transport.redact
-        for result in results:
-            if result.error_message is not None:
-                result.error_message = redact(result.error_message)
-            if result.error_code is not None:
-                result.error_code = redact(result.error_code)
-        return results
-
-    return wrapper
-
-
 class VendorClient:
     """What a vendor module implements for the load stage."""
 
@@ -85,15 +69,6 @@ class VendorClient:
     def __init__(self, transport: HttpTransport, account: str):
         self.transport = transport
         self.account = account
-
-    def __init_subclass__(cls, **kwargs):
-        """The one redaction step of every outcome: whatever a vendor's answer put into an item's code or
-        message (an echoed header, a token in an error) passes the transport's Redactor before the
-        sync engine records it in the ledger, Dagster metadata or a log."""
-        super().__init_subclass__(**kwargs)
-        for name in ("send", "deactivate"):
-            if name in cls.__dict__:
-                setattr(cls, name, _redacting(cls.__dict__[name]))
 
     def send(self, batch: list[Change]) -> list[Result]:
         raise NotImplementedError
