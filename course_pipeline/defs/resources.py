@@ -103,8 +103,8 @@ class VendorTarget(dg.ConfigurableResource):
         retry = None
         if attempts is not None or backoff is not None:
             default = RetryPolicy()
-            retry = RetryPolicy(attempts=attempts or default.attempts, initial=default.initial if backoff is None
-                                else backoff, cap=default.cap if backoff is None else max(backoff * 4, backoff))
+            retry = RetryPolicy(attempts=attempts or default.attempts,
+                                initial=default.initial if backoff is None else backoff)
         return {"limits": parse_rate(rate) if rate else None,
                 "batch_size": number(self.batch_size, f"{prefix}_BATCH_SIZE", int),
                 "workers": number(self.workers, f"{prefix}_WORKERS", int),
