@@ -2,15 +2,18 @@
 
     course-pipeline validate data/sources.yaml [--source NAME] [--json]
     course-pipeline payloads data/sources.yaml --source NAME --vendor V
-    course-pipeline plan data/sources.yaml [--source NAME] [--vendor V] [--json]
+    course-pipeline plan data/sources.yaml [--source NAME] [--vendor V] [--json] [--allow-deactivations N]
     course-pipeline sync data/sources.yaml [--source NAME] [--vendor V] [--json] [--dry-run]
+                         [--allow-deactivations N]
     course-pipeline resolve VENDOR COURSE_ID --landed | --not-landed
     course-pipeline demo [--sources data/sources.yaml]
     course-pipeline ui [--port 3000]
     course-pipeline sandbox [--host 127.0.0.1] [--port 8787]
 
 Exit codes: 0 all good; 1 rows were rejected (validate, payloads) or items failed or are unknown
-(sync); 2 a source could not be read or configured, or a run could not run.
+(sync); 2 a source could not be read or configured, or a run could not run; 3 the deactivation guard
+held back take-downs (plan, sync: nothing was deactivated; the message says how to proceed);
+130 stopped by SIGINT or SIGTERM (what was in flight is left for the next sync to reconcile).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -30,7 +34,8 @@ from .catalog.sources import SourceConfig, find_source, load_sources
 from .catalog.validation import ValidationResult
 from .vendors import VENDOR_NAMES
 
-EXIT_OK, EXIT_REJECTS, EXIT_UNREADABLE = 0, 1, 2
+EXIT_OK, EXIT_REJECTS, EXIT_UNREADABLE, EXIT_HELD, EXIT_STOPPED = 0, 1, 2, 3, 130
+STOP_GRACE_SECONDS = 10.0  # after SIGTERM/SIGINT, how long the batches in flight get to settle
 
 
 def _select(sources_file: str, name: str | None) -> list[SourceConfig]:
@@ -137,16 +142,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
     assets as a dry run on a throw-away instance: the same code, nothing sent, nothing recorded."""
     import dagster as dg
 
-    from .defs.runner import run_sync  # imports Dagster: only for the commands that need it
+    from .defs.runner import local_instance, run_sync  # imports Dagster: only for the commands that need it
     from .ledger import describe_url, ledger_url
 
     dry_run = args.command == "plan" or args.dry_run
     sources, vendors = _select(args.sources_file, args.source), _vendors(args)
-    instance = dg.DagsterInstance.ephemeral() if dry_run else None
-    outcome = run_sync(args.sources_file, sources, vendors, dry_run=dry_run, instance=instance)
+    invoker = {"course_pipeline/invoked_by": f"{socket.gethostname()}:{os.getpid()}"}
+
+    def work():  # the instance is made in the thread that uses it (SQLite connections stay in their thread)
+        instance = dg.DagsterInstance.ephemeral() if dry_run else local_instance()
+        return run_sync(args.sources_file, sources, vendors, dry_run=dry_run, instance=instance,
+                        allow_deactivations=args.allow_deactivations, tags=invoker,
+                        notify=lambda line: print(f"note: {line}", file=sys.stderr, flush=True))
+
+    outcome = _interruptible(work, None if dry_run else local_instance, invoker)
+    if outcome is None:
+        return EXIT_STOPPED
     if args.json:
         print(json.dumps({**outcome.totals.as_json(), "failed_sources": outcome.failed_sources,
-                          "ledger": describe_url(ledger_url())}, indent=2))
+                          "deactivation_guard": outcome.guarded, "ledger": describe_url(ledger_url())}, indent=2))
     else:
         print(f"ledger: {describe_url(ledger_url())}")
         if dry_run:
@@ -154,9 +168,68 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print_totals(outcome.totals)
         for source, why in outcome.failed_sources.items():
             print(f"  {source}: the run failed: {why}")
+        for verdicts in outcome.guarded.values():
+            for verdict in verdicts.values():
+                print(f"  held: {verdict}")
     if outcome.failed_sources:
         return EXIT_UNREADABLE
+    if outcome.guarded:
+        return EXIT_HELD
     return EXIT_REJECTS if outcome.totals.failed_or_unknown and not dry_run else EXIT_OK
+
+
+def _interruptible(work, open_instance, invoker: dict[str, str]):
+    """Run `work` in a thread so SIGTERM and SIGINT reach us even while Dagster waits for a pool slot
+    (its in-process executor does not look at signals there). On a signal, every sync stops sending,
+    the batches in flight get STOP_GRACE_SECONDS to settle, and the runs this command started are marked
+    failed with their pool slots freed; returns None when stopped."""
+    import signal
+    import threading
+
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from .sync import request_stop
+
+    result, error = [], []
+    stopped = threading.Event()
+
+    def target():
+        try:
+            result.append(work())
+        except BaseException as exc:  # handed to the main thread, which reports it
+            error.append(exc)
+
+    def on_signal(signum, _frame):
+        if not stopped.is_set():
+            print(f"stopping ({signal.Signals(signum).name}): no new requests; settling what is in flight",
+                  file=sys.stderr, flush=True)
+        stopped.set()
+        request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    worker = threading.Thread(target=target, name="course-pipeline-sync", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive() and not stopped.is_set():
+            worker.join(0.2)
+        if stopped.is_set():
+            worker.join(STOP_GRACE_SECONDS)
+            live = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED]
+            instance = open_instance() if open_instance else None
+            for run in instance.get_runs(filters=RunsFilter(tags=invoker, statuses=live)) if instance else []:
+                instance.report_run_failed(run, message="stopped by a signal; the next sync resumes from the ledger")
+                instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            if worker.is_alive():  # a request still hangs: leave it in flight for the next sync to reconcile
+                os._exit(EXIT_STOPPED)
+            return None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if error:
+        raise error[0]
+    return result[0]
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -240,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--source", help="only this source (default: all)")
         command.add_argument("--vendor", choices=VENDOR_NAMES, help="only this vendor (default: every enabled vendor)")
         command.add_argument("--json", action="store_true", help="print one JSON object of counts per vendor")
+        command.add_argument("--allow-deactivations", type=int, default=0, metavar="N",
+                             help="the go-ahead for this run to take down (deactivate, or orphan at HighLevel) "
+                                  "up to N courses per vendor account past the deactivation guard")
         if name == "sync":
             command.add_argument("--dry-run", action="store_true", help="the same as plan: send nothing")
         command.set_defaults(func=cmd_sync, dry_run=False)

@@ -9,8 +9,11 @@ opening a ledger upgrades it in place, a ledger made before migrations existed i
   holds, the last status, and the payload itself where a vendor's update needs the previous one.
   Written ahead: a row is `in_flight` (with the hash being sent) before the request goes out and
   settled after, so a run that dies leaves rows the next run reconciles instead of guessing.
-- sync_outcomes: one row per item per run: action, status, HTTP status, error, attempts, vendor id,
-  payload hash, the source row it came from, the run, start and end.
+- sync_outcomes: one row per item a run changed or could not settle (an unchanged item writes none):
+  action, status, HTTP status, error, attempts, vendor id, payload hash, the source row it came from,
+  the run, start and end.
+- sync_runs: one summary row per sync step (vendor, account, source): its counts, unchanged included.
+- sync_locks: who holds each account's sync lock (locks.py holds the lock itself).
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +56,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from .locks import AccountBusy, account_lock
 from .paths import state_dir
 
 LEDGER_URL_ENV = "COURSE_PIPELINE_LEDGER_URL"
@@ -107,7 +115,29 @@ rate_windows = Table(
     Column("sent_at", Text, nullable=False),  # JSON list of epoch seconds: the last window's sends
 )
 
+sync_locks = Table(
+    "sync_locks", metadata,
+    Column("vendor", String(40), primary_key=True),
+    Column("account", String(255), primary_key=True),
+    Column("holder", Text, nullable=False),  # who syncs the account now: run, source, pid, host
+    Column("since", DateTime(timezone=True), nullable=False),
+)
+
+sync_runs = Table(
+    "sync_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("vendor", String(40), nullable=False),
+    Column("account", String(255), nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("counts", Text, nullable=False),  # JSON: outcome counts, requests, held deactivations
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_sync_runs_run", "run_id"),
+)
+
 OUTCOME_COLUMNS = [c.name for c in sync_outcomes.columns if c.name != "id"]
+LOCK_WAIT_SECONDS = 1800.0  # how long a sync waits for another to finish with the same account
 
 
 def now() -> dt.datetime:
@@ -310,6 +340,69 @@ class Ledger:
                                                           rate_windows.c.account == account)))
             conn.execute(insert(rate_windows), {"vendor": vendor, "account": account,
                                                 "sent_at": json.dumps([round(t, 3) for t in sent_at])})
+
+    @contextmanager
+    def hold(self, vendor: str, account: str, *, run_id: str, source: str,
+             notify: Callable[[str], None] = lambda message: None, stop: threading.Event | None = None,
+             timeout: float = LOCK_WAIT_SECONDS, poll: float = 0.5) -> Iterator[None]:
+        """Hold this account's sync lock for the block: a second sync of the account waits (saying for
+        whom, every 30 s) until the first ends or dies, and gives up with AccountBusy after `timeout`."""
+        lock = account_lock(self.engine, vendor, account)
+        started, told = time.monotonic(), None
+        while not lock.try_acquire():
+            waited = time.monotonic() - started
+            who = self.lock_holder(vendor, account) or "another sync"
+            if waited >= timeout:
+                raise AccountBusy(f"{vendor} account {account} is still being synced by {who} after {waited:.0f} s; "
+                                  "nothing was sent: run again when it has finished")
+            if told is None or time.monotonic() - told >= 30:
+                told = time.monotonic()
+                notify(f"waiting for {vendor} account {account}: {who} is syncing it")
+            if stop is not None and stop.wait(poll):
+                raise InterruptedError(f"stopped while waiting for {vendor} account {account}")
+            if stop is None:
+                time.sleep(poll)
+        holder = f"run {run_id} (source {source}, pid {os.getpid()} on {socket.gethostname()})"
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sync_locks.delete().where(and_(sync_locks.c.vendor == vendor,
+                                                            sync_locks.c.account == account)))
+                conn.execute(insert(sync_locks), {"vendor": vendor, "account": account, "holder": holder,
+                                                  "since": now()})
+            yield
+        finally:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(sync_locks.delete().where(and_(sync_locks.c.vendor == vendor,
+                                                                sync_locks.c.account == account)))
+            finally:
+                lock.release()
+
+    def lock_holder(self, vendor: str, account: str) -> str | None:
+        """Who last took the account's lock (a dead holder's row stays until the next taker replaces it)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sync_locks.c.holder, sync_locks.c.since).where(and_(
+                sync_locks.c.vendor == vendor, sync_locks.c.account == account))).first()
+        return f"{row.holder} since {row.since:%Y-%m-%d %H:%M:%S}" if row else None
+
+    def record_run(self, run_id: str, vendor: str, account: str, source: str, counts: dict,
+                   started: dt.datetime | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(sync_runs), {"run_id": run_id, "vendor": vendor, "account": account, "source": source,
+                                             "counts": json.dumps(counts), "started_at": started,
+                                             "finished_at": now()})
+
+    def run_summaries(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        query = select(sync_runs.c.run_id, sync_runs.c.vendor, sync_runs.c.account, sync_runs.c.source,
+                       sync_runs.c.counts, sync_runs.c.started_at, sync_runs.c.finished_at).order_by(sync_runs.c.id)
+        if run_ids is not None:
+            query = query.where(sync_runs.c.run_id.in_(list(run_ids)))
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query).mappings().all(),
+                                 columns=["run_id", "vendor", "account", "source", "counts", "started_at",
+                                          "finished_at"])
+        frame["counts"] = frame["counts"].map(json.loads)
+        return frame
 
     def _state_update(self, vendor: str, account: str):
         return update(sync_state).where(and_(sync_state.c.vendor == vendor, sync_state.c.account == account,

@@ -8,6 +8,7 @@ the same doors.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,17 @@ from .catalog.mapping import Catalog, extract_catalog
 from .catalog.sources import SourceConfig
 from .catalog.validation import ValidationResult, validate_catalog
 from .ledger import Ledger
-from .sync import OUTCOMES, Plan, Sync, SyncReport, failed_only, make_plan
+from .sync import (
+    OUTCOMES,
+    STOP,
+    DeactivationLimit,
+    Plan,
+    Sync,
+    SyncReport,
+    failed_only,
+    guard_deactivations,
+    make_plan,
+)
 from .vendors.base import PayloadBuilder, PayloadSet, build_payloads
 from .vendors.client import VendorClient
 
@@ -55,16 +66,31 @@ class VendorSync:
 
 def sync_vendor(payloads: PayloadSet, client: VendorClient, ledger: Ledger, *, source: str,
                 catalog_ids: Iterable[str], run_id: str | None = None, dry_run: bool = False,
-                only_failed: bool = False, progress: Callable[[int, int], None] | None = None) -> VendorSync:
-    """Plan against the ledger and, unless dry_run, send the plan and record every outcome.
-    only_failed: send only what last failed (or is unknown where a repeat is safe)."""
-    states = ledger.states(client.vendor, client.account)
-    plan = make_plan(payloads, states, source=source, catalog_ids=set(catalog_ids), client=client)
-    if only_failed:
-        plan = failed_only(plan)
+                only_failed: bool = False, allow_deactivations: int = 0,
+                limit: DeactivationLimit | None = None,
+                progress: Callable[[int, int], None] | None = None,
+                notify: Callable[[str], None] = lambda message: None) -> VendorSync:
+    """Plan against the ledger and, unless dry_run, send the plan and record every outcome, holding the
+    account's lock throughout (a second sync of the account waits, told why through `notify`).
+    only_failed: send only what last failed (or is unknown where a repeat is safe).
+    allow_deactivations: the go-ahead for this many take-downs past the deactivation guard."""
+    catalog_ids = set(catalog_ids)
+
+    def plan_now() -> Plan:
+        states = ledger.states(client.vendor, client.account)
+        plan = make_plan(payloads, states, source=source, catalog_ids=catalog_ids, client=client)
+        if only_failed:
+            return failed_only(plan)
+        return guard_deactivations(plan, states, account=client.account, limit=limit or DeactivationLimit(),
+                                   allowed=allow_deactivations,
+                                   catalog_empty=not catalog_ids and not payloads.items)
+
     if dry_run:
-        return VendorSync(plan, None)
-    return VendorSync(plan, Sync(plan, client, ledger, run_id=run_id, progress=progress).run())
+        return VendorSync(plan_now(), None)
+    run_id = run_id or uuid.uuid4().hex
+    with ledger.hold(client.vendor, client.account, run_id=run_id, source=source, notify=notify, stop=STOP):
+        plan = plan_now()  # read under the lock: what another sync of this account just recorded counts
+        return VendorSync(plan, Sync(plan, client, ledger, run_id=run_id, progress=progress).run())
 
 
 @dataclass

@@ -11,6 +11,9 @@ Decisions, per course of this source:
 - in the ledger but gone from the catalog (or archived where the vendor has no archived state):
   deactivated where the vendor can, `orphaned` where it cannot. Only what this project created is
   in the ledger, so nothing else is ever touched.
+- the deactivation guard: a plan that would take down (deactivate or orphan) more of a source's courses
+  at an account than DeactivationLimit allows, or any course of a source that read no courses, holds
+  every one of them back until a run gives the go-ahead for that many (allowed=N).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +45,8 @@ class Plan:
     settled: list[tuple[str, Origin | None, str, str | None, str]] = field(default_factory=list)
     origins: dict[str, Origin] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
+    held: list[State] = field(default_factory=list)  # take-downs the deactivation guard holds back
+    verdict: str | None = None  # why they are held, and how to proceed
 
     def rows(self) -> list[dict]:
         """What the plan would do, item by item (the dry run's report)."""
@@ -124,6 +130,44 @@ def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, ca
     return plan
 
 
+@dataclass(frozen=True)
+class DeactivationLimit:
+    """How many of a source's courses at an account one run may take down without a go-ahead: a run
+    trips the guard when it would take down more than `count` AND more than `percent` of them."""
+
+    percent: float = 10.0
+    count: int = 5
+
+    def exceeded(self, taking_down: int, held_there: int) -> bool:
+        return taking_down > self.count and taking_down > held_there * self.percent / 100
+
+
+def guard_deactivations(plan: Plan, states: dict[str, State], *, account: str, limit: DeactivationLimit,
+                        allowed: int = 0, catalog_empty: bool = False) -> Plan:
+    """Hold back the plan's deactivations and orphanings when there are too many (see DeactivationLimit), or
+    any at all from a source that read no courses, unless `allowed` covers them all. The rest of the plan
+    (creates, updates) goes on."""
+    orphans = [s for s in plan.settled if s[2] == "orphaned"]
+    taking_down = len(plan.deactivations) + len(orphans)
+    held_there = sum(1 for s in states.values() if s.source == plan.source and s.holds_ours
+                     and s.status not in ("deactivated", "orphaned"))
+    if taking_down == 0 or taking_down <= allowed:
+        return plan
+    if not catalog_empty and not limit.exceeded(taking_down, held_there):
+        return plan
+    why = ("the source read no courses" if catalog_empty else
+           f"more than the limit ({limit.count} courses and {limit.percent:g}% of them)")
+    go_ahead = (f"the go-ahead given allows {allowed}, fewer than {taking_down}; " if allowed else "")
+    plan.held = list(plan.deactivations) + [states[cid] for cid, *_ in orphans if cid in states]
+    plan.deactivations = []
+    plan.settled = [s for s in plan.settled if s[2] != "orphaned"]
+    plan.verdict = (f"{plan.vendor} would take down {taking_down} of the {held_there} courses of source "
+                    f"'{plan.source}' at account {account}: {why}. Nothing was deactivated; {go_ahead}if the "
+                    f"catalog is right, sync again with `--allow-deactivations {taking_down}` (in the UI: "
+                    f"allow_deactivations: {taking_down} in the sync step's config); if not, fix the catalog.")
+    return plan
+
+
 def _decide(item: PayloadItem, state: State | None, client: VendorClient) -> str:
     if state is None:
         return "create"
@@ -159,8 +203,27 @@ class SyncReport:
         return {**{s: counts[s] for s in OUTCOMES}, "requests": self.requests, "throttled": self.throttled}
 
 
+# Set by the command line on SIGTERM/SIGINT (request_stop): every sync sends no further batch, the
+# transport makes no further attempt, and what is in flight is settled or left in flight for the next
+# run to reconcile, so the ledger stays true.
+STOP = threading.Event()
+_active: weakref.WeakSet[Sync] = weakref.WeakSet()
+
+
+def request_stop() -> None:
+    STOP.set()
+    for sync in list(_active):
+        sync.stop.set()
+
+
+class SyncStopped(Exception):
+    """A sync stopped on request before it had sent everything; the rest goes in the next run."""
+
+
 class Sync:
     """Runs one plan: sends, deactivations and the settled rest, recording everything."""
+
+    WINDOW_SAVE_SECONDS = 1.0  # how often the limiter's window is written back for the next holder
 
     def __init__(self, plan: Plan, client: VendorClient, ledger: Ledger, run_id: str | None = None,
                  progress=None):
@@ -171,45 +234,79 @@ class Sync:
         self._lock = threading.Lock()
         self._done = 0
         self._total = len(plan.sends) + len(plan.deactivations)
+        self._window_saved = 0.0
+        self._window_lock = threading.Lock()
+        self.stop = threading.Event()
+        if STOP.is_set():
+            self.stop.set()
+        _active.add(self)
 
     def run(self) -> SyncReport:
-        started = time.monotonic()
-        limiter = self.client.transport.limiter
-        limiter.preload(self.ledger.load_window(self.client.vendor, self.client.account))
+        started, stamp = time.monotonic(), now()
+        transport = self.client.transport
+        transport.stop = transport.limiter.stop = self.stop
+        transport.limiter.preload(self.ledger.load_window(self.client.vendor, self.client.account))
         self._record_unsent()
         batches = [self.plan.sends[i:i + self.client.batch_size]
                    for i in range(0, len(self.plan.sends), self.client.batch_size)]
         deactivations = [self.plan.deactivations[i:i + self.client.batch_size]
                          for i in range(0, len(self.plan.deactivations), self.client.batch_size)]
-        with ThreadPoolExecutor(max_workers=max(1, self.client.workers),
-                                thread_name_prefix=f"sync-{self.client.vendor}") as pool:
-            futures = [pool.submit(self._send, batch) for batch in batches]
-            futures += [pool.submit(self._deactivate, batch) for batch in deactivations]
-            for future in futures:
-                future.result()
-        if self.plan.sends or self.plan.deactivations:
-            self.ledger.save_window(self.client.vendor, self.client.account, limiter.recent_sends())
-        stats = self.client.transport.stats
-        return SyncReport(self.client.vendor, self.client.account, self.run_id, self._outcomes,
-                          requests=stats.requests, throttled=stats.throttled, retries=stats.retries,
-                          seconds=time.monotonic() - started)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.client.workers),
+                                    thread_name_prefix=f"sync-{self.client.vendor}") as pool:
+                futures = [pool.submit(self._send, batch) for batch in batches]
+                futures += [pool.submit(self._deactivate, batch) for batch in deactivations]
+                try:
+                    for future in futures:
+                        future.result()
+                except BaseException:  # the step was interrupted: send nothing more, settle what is out
+                    self.stop.set()
+                    raise
+        finally:
+            if self.plan.sends or self.plan.deactivations:
+                self._save_window(force=True)
+        stats = transport.stats
+        report = SyncReport(self.client.vendor, self.client.account, self.run_id, self._outcomes,
+                            requests=stats.requests, throttled=stats.throttled, retries=stats.retries,
+                            seconds=time.monotonic() - started)
+        self.ledger.record_run(self.run_id, self.client.vendor, self.client.account, self.plan.source,
+                               {**report.counts(), "held_deactivations": len(self.plan.held),
+                                "stopped": self.stop.is_set()}, stamp)
+        if self.stop.is_set() and self._done < self._total:
+            raise SyncStopped(f"{self.client.vendor}: stopped on request after {self._done} of {self._total} items; "
+                              "the next sync sends the rest")
+        return report
+
+    def _save_window(self, force: bool = False) -> None:
+        """Write the limiter's recent sends back, so the next sync of this account (another process, another
+        Dagster home) starts from the same window."""
+        with self._window_lock:
+            if not force and time.monotonic() - self._window_saved < self.WINDOW_SAVE_SECONDS:
+                return
+            self._window_saved = time.monotonic()
+            self.ledger.save_window(self.client.vendor, self.client.account,
+                                    self.client.transport.limiter.recent_sends())
 
     def _record_unsent(self) -> None:
         stamp = now()
-        rows = [self._row(item.course_id, item.origin, "none", "unchanged", payload_hash=item.content_hash,
-                          started=stamp) for item in self.plan.unchanged]
-        rows += [self._row(cid, origin, "reject" if status == "rejected" else "none", status, code=code,
-                           message=message, payload_hash=self.plan.hashes.get(cid), started=stamp)
-                 for cid, origin, status, code, message in self.plan.settled]
+        unchanged = [self._row(item.course_id, item.origin, "none", "unchanged", payload_hash=item.content_hash,
+                               started=stamp) for item in self.plan.unchanged]
+        rows = [self._row(cid, origin, "reject" if status == "rejected" else "none", status, code=code,
+                          message=message, payload_hash=self.plan.hashes.get(cid), started=stamp)
+                for cid, origin, status, code, message in self.plan.settled]
+        # Unchanged items are counted in the run's summary (sync_runs), not written one row each per run:
+        # the outcome history grows by what changed or is still open.
         self.ledger.record(rows)
         held = [(cid, status) for cid, _, status, _, _ in self.plan.settled if status in ("unknown", "orphaned")]
         if held:  # a run that died left these in flight: say what they are now
             self.ledger.settle(self.client.vendor, self.client.account, self.run_id,
                                [Settlement(cid, status) for cid, status in held], [])
         with self._lock:
-            self._outcomes.extend(rows)
+            self._outcomes.extend(unchanged + rows)
 
     def _send(self, batch: list[Change]) -> None:
+        if self.stop.is_set():
+            return
         started = now()
         self.ledger.begin(self.client.vendor, self.client.account, self.plan.source, self.run_id,
                           [(s.item.course_id, s.item.content_hash) for s in batch])
@@ -232,6 +329,8 @@ class Sync:
         self._finish(settlements, rows)
 
     def _deactivate(self, states: list[State]) -> None:
+        if self.stop.is_set():
+            return
         started = now()
         self.ledger.begin(self.client.vendor, self.client.account, self.plan.source, self.run_id,
                           [(s.course_id, s.payload_hash) for s in states])
@@ -258,6 +357,7 @@ class Sync:
             self._outcomes.extend(rows)
             self._done += len(rows)
             done = self._done
+        self._save_window()
         self.progress(done, self._total)
 
     def _redact(self, text: str | None) -> str | None:

@@ -7,10 +7,12 @@ import os
 import dagster as dg
 
 from ..catalog.sources import load_sources_leniently
+from ..vendors import VENDOR_NAMES
 from .catalog_assets import CATALOG_FILE
 from .partitions import catalog_partitions
+from .recovery import release_dead_runs
 from .resources import CatalogSources
-from .sync_assets import sync_asset_key
+from .sync_assets import sync_asset_key, vendor_pool
 
 SENSOR_INTERVAL_SECONDS = 60
 # The sensor and the nightly schedule start running with the daemon (`make ui`), unless
@@ -45,6 +47,8 @@ def catalog_sensor_for(job) -> dg.SensorDefinition:
         the same state never twice in a row); the run key carries the change number, so it is new each time.
         A source the cursor has not seen yet starts from what was last synced (a CLI sync, a demo), so a
         catalog synced just before the sensor first ticks is not synced again."""
+        for line in release_dead_runs(context.instance, [vendor_pool(v) for v in VENDOR_NAMES]):
+            context.log.warning(line)  # a killed run must not hold its vendor's pool until someone notices
         seen: dict[str, dict] = {name: (entry if isinstance(entry, dict) else {"hash": entry, "changes": 0})
                                  for name, entry in (json.loads(context.cursor) if context.cursor else {}).items()}
         sources, problems = load_sources_leniently(catalog_sources.path)

@@ -2,6 +2,7 @@
 run `course-pipeline sync` or `make demo` makes is there to inspect in the UI."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from ..pipeline import VendorTotals
 from ..sync import OUTCOMES
 from .definitions import ASSETS, build_defs, sync_selection
 from .partitions import register_sources
+from .recovery import pool_holders, release_dead_runs
 from .resources import CatalogSources
-from .sync_assets import sync_asset_key
+from .sync_assets import sync_asset_key, vendor_pool
 
 # The step-by-step event log belongs in the UI; the terminal gets warnings and the summary.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -33,23 +35,32 @@ class SyncOutcome:
     totals: VendorTotals = field(default_factory=VendorTotals)
     runs: dict[str, dg.ExecuteInProcessResult] = field(default_factory=dict)
     failed_sources: dict[str, str] = field(default_factory=dict)  # source -> why its run failed
+    guarded: dict[str, dict[str, str]] = field(default_factory=dict)  # source -> vendor -> the guard's verdict
 
 
 def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: list[str], *,
              instance: dg.DagsterInstance | None = None, dry_run: bool = False, only_failed: bool = False,
-             quiet: bool = True, tags: dict[str, str] | None = None) -> SyncOutcome:
+             allow_deactivations: int = 0, quiet: bool = True, tags: dict[str, str] | None = None,
+             notify: Callable[[str], None] = lambda message: None) -> SyncOutcome:
     """Materialize the sync job's assets for each source, with the definitions' own resources: the door
-    `course-pipeline sync`, `plan` (dry_run, on a throw-away instance) and `make demo` go through."""
+    `course-pipeline sync`, `plan` (dry_run, on a throw-away instance) and `make demo` go through.
+    allow_deactivations: this run's go-ahead past the deactivation guard. notify: told what a run waits
+    for, and which dead runs were cleared."""
     instance = instance or local_instance()
     register_sources(instance, sources)
     resources = {**build_defs(vendors=vendors).resources,
                  "catalog_sources": CatalogSources(sources_file=str(Path(sources_file).resolve()))}
     run_config = dict(QUIET_RUN_CONFIG) if quiet else {}
-    if dry_run or only_failed:
-        run_config["ops"] = {sync_asset_key(v): {"config": {"dry_run": dry_run, "only_failed": only_failed}}
+    if dry_run or only_failed or allow_deactivations:
+        run_config["ops"] = {sync_asset_key(v): {"config": {"dry_run": dry_run, "only_failed": only_failed,
+                                                            "allow_deactivations": allow_deactivations}}
                              for v in vendors}
+    pools = [vendor_pool(v) for v in vendors]
     outcome = SyncOutcome()
     for source in sources:
+        if not dry_run:
+            for line in release_dead_runs(instance, pools) + pool_holders(instance, pools):
+                notify(line)
         try:
             result = dg.materialize(ASSETS, selection=sync_selection(vendors), partition_key=source.name,
                                     instance=instance, resources=resources, run_config=run_config,
@@ -64,6 +75,8 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
             if not events:
                 continue
             meta = events[-1].metadata
+            if "deactivation_guard" in meta:
+                outcome.guarded.setdefault(source.name, {})[vendor] = str(meta["deactivation_guard"].value)
             counts = {status: int(meta[f"count/{status}"].value) for status in OUTCOMES}
             counts["requests"] = int(meta["requests"].value)
             counts["throttled"] = int(meta["throttled_429"].value)

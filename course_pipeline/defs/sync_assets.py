@@ -10,13 +10,16 @@ import pandas as pd
 from .. import pipeline
 from ..catalog.validation import ValidationResult
 from ..ledger import OUTCOME_COLUMNS
-from ..sync import OUTCOMES, Plan, SyncReport
+from ..locks import AccountBusy
+from ..sync import OUTCOMES, DeactivationLimit, Plan, SyncReport, SyncStopped
 from ..vendors import VENDOR_NAMES
 from ..vendors.base import PayloadSet
 from .partitions import catalog_partitions
 from .payload_assets import payload_asset_key
+from .recovery import mark_worker
 
 NO_FAILED_ITEMS = "no_failed_items"
+DEACTIVATION_GUARD = "deactivation_guard"
 FAILURES_SHOWN = 25
 STEP_RETRIES = 1
 
@@ -24,6 +27,17 @@ STEP_RETRIES = 1
 class SyncConfig(dg.Config):
     dry_run: bool = False  # plan only: what would be created, updated, deactivated; nothing is sent
     only_failed: bool = False  # send only the items whose last outcome is failed, or unknown where safe
+    # The deactivation guard: this run may take down (deactivate or orphan) up to this many courses past
+    # the limit below. The go-ahead belongs to one run: give it in the launchpad, not in a job's defaults.
+    allow_deactivations: int = 0
+    # The limit: a run that would take down more than max_deactivation_count courses of a source at an
+    # account AND more than max_deactivation_percent of them holds all of them back.
+    max_deactivation_percent: float = DeactivationLimit.percent
+    max_deactivation_count: int = DeactivationLimit.count
+
+
+def vendor_pool(vendor: str) -> str:
+    return f"vendor_{vendor}"
 
 
 def sync_asset_key(vendor: str) -> str:
@@ -64,7 +78,7 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         partitions_def=catalog_partitions,
         group_name="sync",
         kinds={"api"},
-        pool=f"vendor_{vendor}",
+        pool=vendor_pool(vendor),
         ins={"payloads": dg.AssetIn(payload_asset_key(vendor)), "valid_catalog": dg.AssetIn("valid_catalog")},
         required_resource_keys={vendor, "ledger"},
         # Vendors' transient answers are retried by the transport; an exception that escapes the step is the
@@ -74,10 +88,15 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         description=f"Sends what changed to {vendor} (rate-limited, retried only where a repeat cannot make a "
                     "duplicate) and records every course's outcome in the ledger.",
         check_specs=[dg.AssetCheckSpec(NO_FAILED_ITEMS, asset=key,
-                                       description="No item failed or ended unknown (a warning: the rest landed).")],
+                                       description="No item failed or ended unknown (a warning: the rest landed)."),
+                     dg.AssetCheckSpec(DEACTIVATION_GUARD, asset=key,
+                                       description="The run did not try to take down more courses than the "
+                                                   "deactivation limit allows without a go-ahead (an error: none of "
+                                                   "them was sent).")],
     )
     def _sync(context: dg.AssetExecutionContext, config: SyncConfig, payloads: PayloadSet,
               valid_catalog: ValidationResult):
+        mark_worker(context)
         target = getattr(context.resources, vendor)
         ledger = context.resources.ledger.open()
         client = target.client()
@@ -89,10 +108,15 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
                 last_logged[0] = time.monotonic()
                 context.log.info(f"{vendor}: {done}/{total} items sent")
 
+        limit = DeactivationLimit(percent=config.max_deactivation_percent, count=config.max_deactivation_count)
         try:
             done = pipeline.sync_vendor(payloads, client, ledger, source=context.partition_key,
                                         catalog_ids=valid_catalog.catalog_course_ids, run_id=context.run.run_id,
-                                        dry_run=config.dry_run, only_failed=config.only_failed, progress=progress)
+                                        dry_run=config.dry_run, only_failed=config.only_failed,
+                                        allow_deactivations=config.allow_deactivations, limit=limit,
+                                        progress=progress, notify=context.log.warning)
+        except (SyncStopped, AccountBusy) as exc:  # not the infrastructure's: a step retry would not help
+            raise dg.Failure(str(exc), allow_retries=False) from None
         finally:
             client.close()
             ledger.dispose()
@@ -109,10 +133,18 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
             "duration_seconds": dg.MetadataValue.float(round(seconds, 2)),
             "items_per_second": dg.MetadataValue.float(round(sent / seconds, 2) if seconds else 0.0),
             "dry_run": dg.MetadataValue.bool(config.dry_run),
+            "held_deactivations": dg.MetadataValue.int(len(done.plan.held)),
             "failures": dg.MetadataValue.md(failures_markdown(outcomes)),
             "dagster/row_count": dg.MetadataValue.int(len(outcomes)),
         }
+        if done.plan.verdict:
+            metadata["deactivation_guard"] = dg.MetadataValue.text(done.plan.verdict)
+            context.log.error(done.plan.verdict)
         yield dg.Output(outcomes, metadata=metadata)
+        yield dg.AssetCheckResult(check_name=DEACTIVATION_GUARD, passed=done.plan.verdict is None,
+                                  severity=dg.AssetCheckSeverity.ERROR,
+                                  metadata={"held": len(done.plan.held),
+                                            "verdict": done.plan.verdict or "within the limit"})
         problems = counts["failed"] + counts["unknown"]
         yield dg.AssetCheckResult(check_name=NO_FAILED_ITEMS, passed=problems == 0,
                                   severity=dg.AssetCheckSeverity.WARN,

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {408, 500, 502, 503, 504}
 REDACTED = "***"
+STOP_POLL_SECONDS = 0.5  # a thread waiting for the limiter looks this often whether the sync was stopped
 
 
 # ----------------------------------------------------------------------------------------- secrets
@@ -106,15 +107,18 @@ class RateLimiter:
         self._cond = threading.Condition()
         self._in_flight = threading.BoundedSemaphore(limits.concurrency) if limits.concurrency else None
         self.waited = 0.0  # seconds threads spent waiting here, summed (for the metrics)
+        self.stop: threading.Event | None = None  # set: no thread is let through any more
 
     def acquire(self) -> None:
         started = self._clock()
         span = self.limits.window * (1 + self.limits.margin)
         with self._cond:
             while True:
+                if self.stop is not None and self.stop.is_set():
+                    raise NotSent("the sync was stopped before this request was sent")
                 now = self._clock()
                 if now < self._paused_until:
-                    self._cond.wait(self._paused_until - now)
+                    self._cond.wait(min(self._paused_until - now, STOP_POLL_SECONDS))
                     continue
                 if self.limits.requests is None:
                     break
@@ -123,7 +127,7 @@ class RateLimiter:
                 if len(self._sent) < self.limits.requests:
                     self._sent.append(now)
                     break
-                self._cond.wait(self._sent[0] + span - now)
+                self._cond.wait(min(self._sent[0] + span - now, STOP_POLL_SECONDS))
         if self._in_flight:
             self._in_flight.acquire()
         self.waited += self._clock() - started
@@ -308,6 +312,7 @@ class HttpTransport:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._refresh_lock = threading.Lock()
+        self.stop: threading.Event | None = None  # set: no further attempt, no further wait
         self._backoff = wait_exponential_jitter(multiplier=self.retry.initial, exp_base=self.retry.factor,
                                                 max=self.retry.cap, jitter=self.retry.initial)
 
@@ -325,7 +330,16 @@ class HttpTransport:
             hint = getattr(state.outcome.exception(), "wait", 0.0) if state.outcome else 0.0
             return max(backoff, hint)
 
-        retrying = Retrying(stop=stop_after_attempt(self.retry.attempts), wait=wait,
+        def stopped(_state: RetryCallState) -> bool:
+            return self.stop is not None and self.stop.is_set()
+
+        def sleep(seconds: float) -> None:  # a backoff a stop request cuts short
+            if self.stop is None:
+                time.sleep(seconds)
+            else:
+                self.stop.wait(seconds)
+
+        retrying = Retrying(stop=stop_after_attempt(self.retry.attempts) | stopped, wait=wait, sleep=sleep,
                             retry=retry_if_exception_type(_Again), reraise=True,
                             before_sleep=lambda _state: self.stats.add(retries=1))
         attempts = 0
