@@ -155,3 +155,17 @@ def test_a_course_that_comes_back_is_active_again(catalog, env, instance, ledger
     assert course["kombo"]["active"] is True
     assert course["stackone"]["body"]["active"] is True
     assert course["thought_industries"]["body"]["publishedStatus"] == "published"
+
+
+def test_the_ledger_grows_by_what_changed_not_by_every_item_every_run(catalog, env, instance, ledger):
+    sync(catalog, instance, vendors=("stackone",))
+    assert len(ledger.outcomes()) == 30  # 30 created
+    again = sync(catalog, instance, vendors=("stackone",))["stackone"]
+    assert again.counts["unchanged"] == 30
+    assert len(ledger.outcomes()) == 30  # an unchanged item writes no outcome row
+    catalog.changed = {"C001": "A new title"}
+    sync(catalog, instance, vendors=("stackone",))
+    assert len(ledger.outcomes()) == 31
+    summaries = ledger.run_summaries()  # one row per sync step, with every count
+    assert [c["unchanged"] for c in summaries["counts"]] == [0, 30, 29]
+    assert [c["created"] + c["updated"] for c in summaries["counts"]] == [30, 0, 1]
