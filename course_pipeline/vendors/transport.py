@@ -14,6 +14,7 @@ Retry rules (the heart of "never a duplicate"):
 from __future__ import annotations
 
 import base64
+import bisect
 import email.utils
 import logging
 import threading
@@ -87,8 +88,9 @@ class Limits:
     requests: int | None = None
     window: float = 1.0
     concurrency: int | None = None
-    # Spacing kept on top of the window: the vendor counts arrivals, we count departures, and
-    # network jitter between the two must not push a window over the limit.
+    # Spacing kept on top of the window. Each send is counted from when its answer came back (the latest
+    # moment the vendor can have counted it), so jitter between our departure and the vendor's arrival
+    # cannot push a window over the limit; the margin covers clock granularity.
     margin: float = 0.03
 
 
@@ -109,8 +111,10 @@ class RateLimiter:
         self.waited = 0.0  # seconds threads spent waiting here, summed (for the metrics)
         self.stop: threading.Event | None = None  # set: no thread is let through any more
 
-    def acquire(self) -> None:
+    def acquire(self) -> float | None:
+        """Wait for a free place in the window; returns the place, to be handed back to release()."""
         started = self._clock()
+        place = None
         span = self.limits.window * (1 + self.limits.margin)
         with self._cond:
             while True:
@@ -126,13 +130,24 @@ class RateLimiter:
                     self._sent.popleft()
                 if len(self._sent) < self.limits.requests:
                     self._sent.append(now)
+                    place = now
                     break
                 self._cond.wait(min(self._sent[0] + span - now, STOP_POLL_SECONDS))
         if self._in_flight:
             self._in_flight.acquire()
         self.waited += self._clock() - started
+        return place
 
-    def release(self) -> None:
+    def release(self, place: float | None = None) -> None:
+        """The request is done: its place in the window now counts from this moment."""
+        if place is not None:
+            with self._cond:
+                try:
+                    self._sent.remove(place)
+                except ValueError:  # already out of the window
+                    pass
+                else:
+                    bisect.insort(self._sent, self._clock())
         if self._in_flight:
             self._in_flight.release()
 
@@ -361,7 +376,7 @@ class HttpTransport:
     def _attempt(self, method, path, idempotent, json, params, data, refreshed) -> requests.Response:
         headers = dict(self.headers)
         auth = self.auth.apply(self.session, headers)
-        self.limiter.acquire()
+        place = self.limiter.acquire()
         try:
             self.stats.add(requests=1)
             response = self.session.request(method, f"{self.base_url}{path}", json=json, params=params, data=data,
@@ -374,7 +389,7 @@ class HttpTransport:
                 raise _Again(Uncertain(f"{self.vendor} answer lost: {detail}")) from None
             raise Uncertain(f"{self.vendor} answer lost after sending: {detail}") from None
         finally:
-            self.limiter.release()
+            self.limiter.release(place)
         pause = spent_window_seconds(response.headers)
         if pause:
             self.limiter.vendor_window_spent(pause)
