@@ -291,7 +291,7 @@ class Ledger:
                 sync_state.c.course_id == course_id))).first()
             if state is None or (landed and state.status not in ("unknown", IN_FLIGHT)):
                 return False
-            values = ({"status": "created", "payload_hash": state.pending_hash, "vendor_id": vendor_id}
+            values = ({"status": "reconciled", "payload_hash": state.pending_hash, "vendor_id": vendor_id}
                       if landed else {"status": "failed", "payload_hash": None, "vendor_id": None,
                                       "payload_json": None})
             conn.execute(self._state_update(vendor, account).values(**values, pending_hash=None, updated_at=now()),
