@@ -206,10 +206,13 @@ class Sync:
                            message=message, payload_hash=self.plan.hashes.get(cid), started=stamp)
                  for cid, origin, status, code, message in self.plan.settled]
         self.ledger.record(rows)
-        held = [(cid, status) for cid, _, status, _, _ in self.plan.settled if status in ("unknown", "orphaned")]
-        if held:  # a run that died left these in flight: say what they are now
+        # A run that died left these in flight: say what they are now.
+        orphaned = [cid for cid, _, status, _, _ in self.plan.settled if status == "orphaned"]
+        if orphaned:
             self.ledger.settle(self.client.vendor, self.client.account, self.run_id,
-                               [Settlement(cid, status) for cid, status in held], [])
+                               [Settlement(cid, "orphaned") for cid in orphaned], [])
+        self.ledger.hold_unknown(self.client.vendor, self.client.account,
+                                 [cid for cid, _, status, _, _ in self.plan.settled if status == "unknown"])
         with self._lock:
             self._outcomes.extend(rows)
 
