@@ -44,8 +44,9 @@ class ThoughtIndustriesClient(VendorClient):
             return Result(cid, "created", 201, vendor_id=response.json().get("id"), attempts=response.attempts)
         code, message = _error(response)
         if code == "DUPLICATE_EXTERNAL_ID":
-            return self._reconcile(send) or Result(cid, "failed", response.status_code, code,
-                                                   self.transport.redact(message), attempts=response.attempts)
+            reconciled = self._reconcile(send)
+            if reconciled is not None:
+                return reconciled
         return Result(cid, "failed", response.status_code, code, self.transport.redact(message),
                       attempts=response.attempts)
 
