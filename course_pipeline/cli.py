@@ -5,15 +5,22 @@
     course-pipeline plan data/sources.yaml [--source NAME] [--vendor V] [--json] [--allow-deactivations N]
     course-pipeline sync data/sources.yaml [--source NAME] [--vendor V] [--json] [--dry-run]
                          [--allow-deactivations N]
-    course-pipeline resolve VENDOR COURSE_ID --landed | --not-landed
+    course-pipeline unknowns data/sources.yaml [--vendor V] [--source NAME] [--output FILE.csv]
+    course-pipeline resolve VENDOR COURSE_ID --landed [--vendor-id ID] | --not-landed
+    course-pipeline resolve VENDOR --from-file FILE.csv
     course-pipeline demo [--sources data/sources.yaml]
     course-pipeline ui [--port 3000]
     course-pipeline sandbox [--host 127.0.0.1] [--port 8787]
 
+`unknowns` lists the items whose outcome nobody knows (an answer lost, a run that died mid-send) as a
+CSV with their titles and when they were sent; fill its `landed` column with yes or no (and `vendor_id`
+if you know it) and `resolve VENDOR --from-file` settles them all in one transaction.
+
 Exit codes: 0 all good; 1 rows were rejected (validate, payloads) or items failed or are unknown
-(sync); 2 a source could not be read or configured, or a run could not run; 3 the deactivation guard
-held back take-downs (plan, sync: nothing was deactivated; the message says how to proceed);
-130 stopped by SIGINT or SIGTERM (what was in flight is left for the next sync to reconcile).
+(sync); 2 a source could not be read or configured, a run could not run, or a file or argument
+cannot be used (nothing is settled from a file with a bad row); 3 the deactivation guard held
+back take-downs (plan, sync: nothing was deactivated; the message says how to proceed); 130
+stopped by SIGINT or SIGTERM (what was in flight is left for the next sync to reconcile).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from .catalog.errors import CatalogError, ConfigError
 from .catalog.report import rejects_table, summary_table
 from .catalog.sources import SourceConfig, find_source, load_sources
 from .catalog.validation import ValidationResult
-from .vendors import VENDOR_NAMES
+from .vendors import CLIENTS, VENDOR_NAMES
 
 EXIT_OK, EXIT_REJECTS, EXIT_UNREADABLE, EXIT_HELD, EXIT_STOPPED = 0, 1, 2, 3, 130
 STOP_GRACE_SECONDS = 10.0  # after SIGTERM/SIGINT, how long the batches in flight get to settle
@@ -232,9 +239,65 @@ def _interruptible(work, open_instance, invoker: dict[str, str]):
     return result[0]
 
 
+def _catalog_titles(sources_file: str, names: set[str]) -> dict[tuple[str, str], str]:
+    """(source, course_id) -> title in the current catalog. A source that is gone or cannot be read
+    leaves its titles blank (said on stderr): the list is what matters."""
+    sources = {s.name: s for s in load_sources(sources_file)}
+    titles: dict[tuple[str, str], str] = {}
+    for name in sorted(names):
+        if name not in sources:
+            print(f"note: source {name!r} is not in {sources_file}: its titles are blank", file=sys.stderr)
+            continue
+        try:
+            courses = pipeline.read(sources[name]).valid["courses"]
+        except CatalogError as exc:
+            print(f"note: {exc}: its titles are blank", file=sys.stderr)
+            continue
+        titles.update({(name, str(cid)): str(title) for cid, title in zip(courses["course_id"], courses["title"],
+                                                                          strict=True)})
+    return titles
+
+
+def cmd_unknowns(args: argparse.Namespace) -> int:
+    from .ledger import Ledger
+    from .unknowns import write_csv
+
+    if args.source:
+        find_source(load_sources(args.sources_file), args.source)  # a name that is not there: say so
+    targets = {vendor: _target(vendor).settings().account for vendor in _vendors(args)}
+    ledger = Ledger()
+    try:
+        items = [item for vendor, account in targets.items() for item in ledger.unknowns(vendor, account)
+                 if args.source in (None, item.source)]
+    finally:
+        ledger.dispose()
+    titles = _catalog_titles(args.sources_file, {item.source for item in items})
+    if args.output:
+        with open(args.output, "w", newline="", encoding="utf-8") as out:
+            count = write_csv(items, titles, out)
+    else:
+        count = write_csv(items, titles, sys.stdout)
+    per_vendor = {v: sum(1 for i in items if i.vendor == v) for v in targets}
+    where = f" in {args.output}" if args.output else ""
+    print(f"{count} items whose outcome is unknown ({', '.join(f'{v} {n}' for v, n in per_vendor.items())}){where}"
+          + (": fill `landed` with yes or no, then `course-pipeline resolve VENDOR --from-file FILE`" if count else ""),
+          file=sys.stderr)
+    resending = [v for v, n in per_vendor.items() if n and CLIENTS[v].resend_is_safe]
+    if resending:
+        print(f"note: the next sync sends the unknown items of {', '.join(resending)} again by itself (a repeat "
+              "cannot duplicate there): no need to settle those by hand", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_resolve(args: argparse.Namespace) -> int:
     from .ledger import Ledger
 
+    if args.from_file:
+        if args.course_id or args.vendor_id:
+            raise ConfigError("resolve: --from-file takes no COURSE_ID or --vendor-id (the file has them)")
+        return _resolve_file(args)
+    if not args.course_id:
+        raise ConfigError("resolve: give a COURSE_ID with --landed or --not-landed, or --from-file FILE")
     account = _target(args.vendor).settings().account
     ledger = Ledger()
     try:
@@ -246,6 +309,29 @@ def cmd_resolve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_UNREADABLE
     print(f"{args.vendor} {args.course_id}: " + ("landed" if args.landed else "not landed; the next sync sends it"))
+    return EXIT_OK
+
+
+def _resolve_file(args: argparse.Namespace) -> int:
+    """Every row of the file with `landed` filled in, in one transaction; a bad row settles nothing."""
+    from .ledger import Ledger
+    from .unknowns import read_csv
+
+    account = _target(args.vendor).settings().account
+    found = read_csv(args.from_file, vendor=args.vendor, account=account)
+    ledger = Ledger()
+    try:
+        settled = ledger.resolve_many(args.vendor, account, found.resolutions)
+    finally:
+        ledger.dispose()
+    landed = sum(1 for r, done in zip(found.resolutions, settled, strict=True) if done and r.landed)
+    not_landed = sum(1 for r, done in zip(found.resolutions, settled, strict=True) if done and not r.landed)
+    parts = [f"{landed} settled landed", f"{not_landed} settled not landed (the next sync sends them)",
+             f"{found.blank} left blank (still unknown)",
+             f"{len(settled) - landed - not_landed} not unknown (settled or sent again since) or not found"]
+    if found.other_vendors:
+        parts.append(f"{found.other_vendors} rows of other vendors left alone")
+    print(f"{args.vendor} ({ledger.location}): " + "; ".join(parts))
     return EXIT_OK
 
 
@@ -320,13 +406,24 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--dry-run", action="store_true", help="the same as plan: send nothing")
         command.set_defaults(func=cmd_sync, dry_run=False)
 
+    unknowns = commands.add_parser("unknowns", help="list the items whose outcome is unknown as a CSV to fill in "
+                                                    "(landed: yes or no) for resolve --from-file")
+    unknowns.add_argument("sources_file", help="path to sources.yaml (for the courses' titles)")
+    unknowns.add_argument("--vendor", choices=VENDOR_NAMES, help="only this vendor (default: every enabled vendor)")
+    unknowns.add_argument("--source", help="only this source (default: all)")
+    unknowns.add_argument("--output", help="write the CSV here (default: stdout)")
+    unknowns.set_defaults(func=cmd_unknowns)
+
     resolve = commands.add_parser("resolve", help="settle an item whose outcome is unknown (HighLevel: an import "
-                                                  "whose answer was lost)")
+                                                  "whose answer was lost), or every item of a filled-in "
+                                                  "`unknowns` CSV")
     resolve.add_argument("vendor", choices=VENDOR_NAMES)
-    resolve.add_argument("course_id")
+    resolve.add_argument("course_id", nargs="?", help="the course (not with --from-file)")
     landed = resolve.add_mutually_exclusive_group(required=True)
     landed.add_argument("--landed", action="store_true", help="it is there (give --vendor-id if you know it)")
     landed.add_argument("--not-landed", dest="landed", action="store_false", help="it is not: send it next time")
+    landed.add_argument("--from-file", metavar="FILE.csv", help="the CSV of `unknowns` with `landed` filled in "
+                                                                "(yes/no, true/false, landed/not-landed)")
     resolve.add_argument("--vendor-id")
     resolve.set_defaults(func=cmd_resolve)
 

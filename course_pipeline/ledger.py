@@ -237,6 +237,32 @@ class Settlement:
     payload_json: bytes | None = None
 
 
+@dataclass(frozen=True)
+class Unknown:
+    """An item whose outcome is not known (Ledger.unknowns): where it is, and when and by which run it
+    was last sent (its write-ahead, or the settlement that found its answer lost)."""
+
+    vendor: str
+    account: str
+    course_id: str
+    source: str
+    status: str  # unknown | in_flight
+    sent_at: dt.datetime | None
+    run_id: str | None
+    vendor_id: str | None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A person's word on an unknown item (Ledger.resolve, resolve_many). run_id: the run that sent it,
+    as listed, so that an item sent again since is left alone."""
+
+    course_id: str
+    landed: bool
+    vendor_id: str | None = None
+    run_id: str | None = None
+
+
 class Ledger:
     def __init__(self, url: str | None = None):
         self.url = url or ledger_url()
@@ -311,21 +337,53 @@ class Ledger:
             with self.engine.begin() as conn:
                 conn.execute(insert(sync_outcomes), rows)
 
-    def resolve(self, vendor: str, account: str, course_id: str, *, landed: bool, vendor_id: str | None = None) -> bool:
-        """A person settles an item. Landed: an `unknown` item is there after all (with this vendor id).
-        Not landed: the vendor holds nothing of it (never arrived, or deleted there by hand), so the next
-        sync creates it. Returns False when there is no such item (or, for landed, none unknown)."""
-        with self.engine.begin() as conn:
-            state = conn.execute(select(sync_state).where(and_(
+    def hold_unknown(self, vendor: str, account: str, course_ids: Iterable[str]) -> None:
+        """Items a dead run left in flight are unknown now. Unlike settle, the run and time of their send
+        stay on the row: they are what a person needs to look for it (`course-pipeline unknowns`)."""
+        course_ids = list(course_ids)
+        if course_ids:
+            with self.engine.begin() as conn:
+                conn.execute(update(sync_state).where(and_(
+                    sync_state.c.vendor == vendor, sync_state.c.account == account,
+                    sync_state.c.course_id.in_(course_ids), sync_state.c.status == IN_FLIGHT)).values(status="unknown"))
+
+    def unknowns(self, vendor: str, account: str) -> list[Unknown]:
+        """The items whose outcome nobody knows: `unknown` (an answer lost), or `in_flight` (written ahead
+        by a run that has not settled them: one that died, or one still running)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sync_state).where(and_(
                 sync_state.c.vendor == vendor, sync_state.c.account == account,
-                sync_state.c.course_id == course_id))).first()
-            if state is None or (landed and state.status not in ("unknown", IN_FLIGHT)):
-                return False
-            values = ({"status": "created", "payload_hash": state.pending_hash, "vendor_id": vendor_id}
-                      if landed else {"status": "failed", "payload_hash": None, "vendor_id": None,
-                                      "payload_json": None})
-            conn.execute(self._state_update(vendor, account).values(**values, pending_hash=None, updated_at=now()),
-                         {"k_course": course_id})
+                sync_state.c.status.in_(["unknown", IN_FLIGHT]))).order_by(sync_state.c.source, sync_state.c.course_id))
+            return [Unknown(vendor, account, row.course_id, row.source, row.status, _utc(row.updated_at), row.run_id,
+                            row.vendor_id) for row in rows]
+
+    def resolve(self, vendor: str, account: str, course_id: str, *, landed: bool, vendor_id: str | None = None) -> bool:
+        """A person settles an item. Landed: an `unknown` item is there after all (with this vendor id):
+        `reconciled`. Not landed: the vendor holds nothing of it (never arrived, or deleted there by hand),
+        so the next sync creates it. Returns False when there is no such item (or, for landed, none unknown)."""
+        with self.engine.begin() as conn:
+            return self._resolve(conn, vendor, account, Resolution(course_id, landed, vendor_id), only_unknown=False)
+
+    def resolve_many(self, vendor: str, account: str, resolutions: Iterable[Resolution]) -> list[bool]:
+        """Settle many unknown items in one transaction (all or none), each as `resolve` does; True for
+        each that was settled. Only an item still unknown (or in flight) is settled, and, when the
+        resolution names the run that sent it, only if no other run has sent it since."""
+        with self.engine.begin() as conn:
+            return [self._resolve(conn, vendor, account, r, only_unknown=True) for r in resolutions]
+
+    def _resolve(self, conn, vendor: str, account: str, resolution: Resolution, *, only_unknown: bool) -> bool:
+        state = conn.execute(select(sync_state).where(and_(
+            sync_state.c.vendor == vendor, sync_state.c.account == account,
+            sync_state.c.course_id == resolution.course_id))).first()
+        if state is None or ((resolution.landed or only_unknown) and state.status not in ("unknown", IN_FLIGHT)):
+            return False
+        if resolution.run_id and state.run_id != resolution.run_id:
+            return False
+        values = ({"status": "reconciled", "payload_hash": state.pending_hash, "vendor_id": resolution.vendor_id}
+                  if resolution.landed else {"status": "failed", "payload_hash": None, "vendor_id": None,
+                                             "payload_json": None})
+        conn.execute(self._state_update(vendor, account).values(**values, pending_hash=None, updated_at=now()),
+                     {"k_course": resolution.course_id})
         return True
 
     def load_window(self, vendor: str, account: str) -> list[float]:
@@ -421,6 +479,11 @@ class Ledger:
             query = query.where(sync_outcomes.c.vendor == vendor)
         with self.engine.connect() as conn:
             return pd.DataFrame(conn.execute(query).mappings().all(), columns=OUTCOME_COLUMNS)
+
+
+def _utc(stamp: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives stored times back without their zone; they were written in UTC."""
+    return stamp.replace(tzinfo=dt.UTC) if stamp is not None and stamp.tzinfo is None else stamp
 
 
 def _group_by_columns(rows: list[tuple[Settlement, dict]]) -> list[list[dict]]:

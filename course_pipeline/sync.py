@@ -7,7 +7,9 @@ Decisions, per course of this source:
 - state landed with the same hash: unchanged (nothing sent).
 - hash differs: update (create again when nothing of ours ever landed).
 - in flight (a run died mid-send) or unknown: re-sent where a repeat cannot duplicate (upserts,
-  Thought Industries' unique externalId); held as `unknown` on HighLevel, never re-sent blindly.
+  Thought Industries' unique externalId); `reconciled` when it turns out to be there (found by a
+  lookup, or an upsert's answer that cannot say which send put it there); held as `unknown` on
+  HighLevel, never re-sent blindly.
 - in the ledger but gone from the catalog (or archived where the vendor has no archived state):
   deactivated where the vendor can, `orphaned` where it cannot. Only what this project created is
   in the ledger, so nothing else is ever touched.
@@ -30,8 +32,10 @@ from .ledger import IN_FLIGHT, Ledger, OutcomeRow, Settlement, State, now
 from .vendors.base import Origin, PayloadItem, PayloadSet
 from .vendors.client import Change, Result, VendorClient
 
-# What can happen to a course at a vendor in a run (the ledger's outcome status).
-OUTCOMES = ("created", "updated", "unchanged", "deactivated", "orphaned", "rejected", "failed", "unknown")
+# What can happen to a course at a vendor in a run (the ledger's outcome status). reconciled: an answer
+# was lost, and the item was found at the vendor afterwards (vendors/client.py LANDED).
+OUTCOMES = ("created", "updated", "reconciled", "unchanged", "deactivated", "orphaned", "rejected", "failed",
+            "unknown")
 
 
 @dataclass
@@ -297,10 +301,13 @@ class Sync:
         # Unchanged items are counted in the run's summary (sync_runs), not written one row each per run:
         # the outcome history grows by what changed or is still open.
         self.ledger.record(rows)
-        held = [(cid, status) for cid, _, status, _, _ in self.plan.settled if status in ("unknown", "orphaned")]
-        if held:  # a run that died left these in flight: say what they are now
+        # A run that died left these in flight: say what they are now.
+        orphaned = [cid for cid, _, status, _, _ in self.plan.settled if status == "orphaned"]
+        if orphaned:
             self.ledger.settle(self.client.vendor, self.client.account, self.run_id,
-                               [Settlement(cid, status) for cid, status in held], [])
+                               [Settlement(cid, "orphaned") for cid in orphaned], [])
+        self.ledger.hold_unknown(self.client.vendor, self.client.account,
+                                 [cid for cid, _, status, _, _ in self.plan.settled if status == "unknown"])
         with self._lock:
             self._outcomes.extend(unchanged + rows)
 
@@ -313,9 +320,9 @@ class Sync:
         try:
             results = self.client.send(batch)
         except Exception as exc:  # a client bug must not leave items in flight forever
-            results = [Result(s.item.course_id, "unknown" if not self.client.resend_is_safe else "failed",
-                              error_code="CLIENT_ERROR", error_message=self.client.transport.redact(exc))
-                       for s in batch]
+            # It may have come after the request went out: unknown (re-sent where that is safe).
+            results = [Result(s.item.course_id, "unknown", error_code="CLIENT_ERROR",
+                              error_message=self.client.transport.redact(exc)) for s in batch]
         by_id = {s.item.course_id: s for s in batch}
         settlements, rows = [], []
         for result in results:
@@ -338,13 +345,14 @@ class Sync:
         try:
             results = self.client.deactivate(states)
         except Exception as exc:
-            results = [Result(s.course_id, "failed", error_code="CLIENT_ERROR",
+            results = [Result(s.course_id, "unknown", error_code="CLIENT_ERROR",
                               error_message=self.client.transport.redact(exc)) for s in states]
         settlements, rows = [], []
         for result in results:
             state = by_id[result.course_id]
-            # A failed deactivation leaves the course as it was: still ours, still to deactivate.
-            status = result.status if result.landed else "failed"
+            # A failed deactivation leaves the course as it was: still ours, still to deactivate; an unknown
+            # one (a lost answer) is deactivated again too, as a repeat is harmless.
+            status = result.status if result.landed or result.status == "unknown" else "failed"
             settlements.append(Settlement(result.course_id, status, vendor_id=result.vendor_id,
                                           landed_hash=state.payload_hash))
             rows.append(self._row(result.course_id, None, "deactivate", status, result=result,

@@ -1,8 +1,14 @@
-"""course-pipeline validate: tables for people, JSON for scripts, exit codes for CI."""
+"""course-pipeline validate: tables for people, JSON for scripts, exit codes for CI; unknowns and resolve
+--from-file: the bulk path that settles HighLevel unknowns."""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import json
+
+from sync_support import sync
 
 from course_pipeline.cli import main
 
@@ -75,3 +81,123 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(sample_sources_file, 
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("error:") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
+
+
+# ------------------------------------------------------------- unknowns, and resolve --from-file
+
+def read_rows(path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def write_rows(path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_highlevel_unknowns_are_listed_marked_and_settled_in_one_command(catalog, env, instance, ledger, tmp_path,
+                                                                          capsys):
+    """The fault run leaves HighLevel unknowns; the operator lists them, marks each from what HighLevel
+    holds, settles them all at once; a clean rerun then leaves every course there exactly once."""
+    env.set_faults("highlevel", script=["reset", "500", "reset"])  # 3 of 6 imports of 5: answers lost
+    first = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+    assert first.counts["unknown"] == 15
+    env.set_faults("highlevel")
+
+    listed = tmp_path / "unknowns.csv"
+    assert main(["unknowns", str(catalog.sources_file), "--vendor", "highlevel", "--output", str(listed)]) == 0
+    assert "15 items whose outcome is unknown (highlevel 15)" in capsys.readouterr().err
+    rows = read_rows(listed)
+    assert list(rows[0]) == ["vendor", "account", "source", "course_id", "title", "status", "sent_at", "run_id",
+                             "landed", "vendor_id"]
+    assert len(rows) == 15 and {(r["vendor"], r["account"], r["source"], r["status"], r["run_id"], r["landed"])
+                                for r in rows} == {("highlevel", first.account, "shop", "unknown", first.run_id, "")}
+    assert all(r["title"] == f"Course {int(r['course_id'][1:])}" for r in rows)
+    assert all(dt.datetime.fromisoformat(r["sent_at"]).tzinfo is not None for r in rows)
+
+    held = env.state()["vendors"]["highlevel"]["created_per_key"]  # what the operator sees in HighLevel
+    for row in rows:
+        row["landed"] = "yes" if row["title"] in held else "no"
+    write_rows(listed, rows)
+    assert main(["resolve", "highlevel", "--from-file", str(listed)]) == 0
+    out = capsys.readouterr().out
+    assert "10 settled landed; 5 settled not landed" in out and "0 not unknown" in out
+
+    rerun = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+    assert (rerun.counts["created"], rerun.counts["unchanged"], rerun.counts["unknown"]) == (5, 25, 0)
+    assert env.state()["vendors"]["highlevel"]["created_per_key"] == {f"Course {i}": 1 for i in range(30)}
+    states = ledger.states("highlevel", first.account)
+    assert {states[r["course_id"]].status for r in rows if r["landed"] == "yes"} == {"reconciled"}
+
+
+def test_resolve_from_file_settles_nothing_when_a_row_is_wrong(catalog, env, instance, ledger, tmp_path, capsys,
+                                                               monkeypatch):
+    monkeypatch.setenv("HIGHLEVEL_BATCH_SIZE", "30")
+    env.set_faults("highlevel", reset_rate=1.0)
+    first = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+    env.set_faults("highlevel")
+    catalog.dropped = {"C029"}  # gone from the catalog since: no title to show
+    catalog.write()
+
+    assert main(["unknowns", str(catalog.sources_file)]) == 0  # every enabled vendor, to stdout
+    out, err = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 30 and {r["vendor"] for r in rows} == {"highlevel"} and "highlevel 30" in err
+    assert next(r for r in rows if r["course_id"] == "C029")["title"] == ""
+    listed = tmp_path / "marked.csv"
+
+    def resolve(edits: dict[str, dict], extra: list[dict] = ()) -> tuple[int, str, str]:
+        write_rows(listed, [{**r, **edits.get(r["course_id"], {})} for r in rows] + list(extra))
+        code = main(["resolve", "highlevel", "--from-file", str(listed)])
+        return code, *capsys.readouterr()
+
+    def unknown() -> set[str]:
+        return {cid for cid, s in ledger.states("highlevel", first.account).items() if s.status == "unknown"}
+
+    for edits, message in [({"C000": {"landed": "yes"}, "C001": {"landed": "maybe"}}, "row 3 (C001): landed must be"),
+                           ({"C002": {"landed": "no", "account": "another-location"}}, "row 4: account"),
+                           ({"C003": {"landed": "yes"}, "C000": {"course_id": "C003", "landed": "no"}},
+                            "C003 is settled on row 2 already")]:
+        code, _, err = resolve(edits)
+        assert code == 2 and err.startswith("error: ") and str(listed) in err and message in err, err
+        assert len(err.strip().splitlines()) == 1 and unknown() == {f"C{i:03d}" for i in range(30)}  # nothing settled
+
+    kombo_row = {**rows[0], "vendor": "kombo", "account": "x", "landed": "yes"}
+    code, out, _ = resolve({"C000": {"landed": "Yes", "vendor_id": "hl-0"}, "C001": {"landed": "NO"},
+                            "C003": {"landed": "landed"}, "C004": {"landed": "true", "run_id": "another-run"}},
+                           [kombo_row])
+    assert code == 0, out
+    assert ("2 settled landed; 1 settled not landed (the next sync sends them); 26 left blank (still unknown); "
+            "1 not unknown (settled or sent again since) or not found; 1 rows of other vendors left alone") in out
+    states = ledger.states("highlevel", first.account)
+    assert (states["C000"].status, states["C000"].vendor_id, states["C001"].status) == ("reconciled", "hl-0", "failed")
+    assert states["C003"].status == "reconciled" and states["C004"].status == "unknown"  # listed for another run
+    code, out, _ = resolve({"C000": {"landed": "yes"}})  # settled already: left as it is
+    assert code == 0 and "0 settled landed" in out and "1 not unknown" in out
+
+    for argv in (["resolve", "highlevel", "C000", "--from-file", str(listed)], ["resolve", "highlevel", "--landed"],
+                 ["unknowns", str(catalog.sources_file), "--source", "nope"],
+                 ["resolve", "highlevel", "--from-file", str(tmp_path / "missing.csv")]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
+
+
+def test_an_item_a_dead_run_left_in_flight_keeps_the_run_and_time_it_was_sent(catalog, env, instance, ledger,
+                                                                                tmp_path, capsys):
+    first = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+    ledger.begin("highlevel", first.account, "shop", "dead-run", [("C007", "a-hash")])  # written ahead, then killed
+
+    def listed() -> list[dict]:
+        assert main(["unknowns", str(catalog.sources_file), "--vendor", "highlevel", "--source", "shop"]) == 0
+        return list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+
+    (before,) = listed()
+    assert (before["course_id"], before["title"], before["status"], before["run_id"]) == (
+        "C007", "Course 7", "in_flight", "dead-run")
+    held = sync(catalog, instance, vendors=("highlevel",))["highlevel"]  # held: it may have landed
+    assert held.counts["unknown"] == 1 and held.requests == 0
+    (after,) = listed()
+    assert (after["status"], after["run_id"], after["sent_at"]) == ("unknown", "dead-run", before["sent_at"])

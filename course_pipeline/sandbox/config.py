@@ -29,6 +29,9 @@ SANDBOX_TOKENS: dict[str, str] = {
 }
 
 
+SCRIPT_STEPS = ("none", "500", "429", "reset", "slow")
+
+
 @dataclass(frozen=True)
 class FaultConfig:
     """Injected faults for one vendor. The four rates are shares of requests and add up to at most 1."""
@@ -43,6 +46,9 @@ class FaultConfig:
     slow_processed_rate: float = 0.5
     latency_ms: float = 0.0  # added to every answer of the vendor
     seed: int | None = 0  # same seed and same request order: same faults
+    # The faults of the next requests, in order, before the rates apply ("none": answered normally),
+    # for a test that needs one exact sequence, e.g. ("reset", "429"): processed and cut off, then throttled.
+    script: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("error_500_rate", "error_429_rate", "reset_rate", "slow_rate", "slow_processed_rate"):
@@ -57,6 +63,9 @@ class FaultConfig:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ValueError(f"seed must be an integer or null, got {self.seed!r}")
+        if isinstance(self.script, str) or not all(step in SCRIPT_STEPS for step in self.script):
+            raise ValueError(f"script must be a list of {', '.join(SCRIPT_STEPS)}, got {self.script!r}")
+        object.__setattr__(self, "script", tuple(self.script))  # JSON gives a list
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FaultConfig:
@@ -67,7 +76,7 @@ class FaultConfig:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "script": list(self.script)}
 
 
 @dataclass

@@ -35,7 +35,8 @@ class Draw:
 
 
 class FaultInjector:
-    """Draws the fault of each request from a seeded generator (two draws a request, always)."""
+    """Draws the fault of each request from a seeded generator (two draws a request, always), after
+    the config's script of faults is used up."""
 
     def __init__(self, config: FaultConfig) -> None:
         self._lock = threading.Lock()
@@ -45,10 +46,15 @@ class FaultInjector:
         with self._lock:
             self.config = config
             self._random = random.Random(config.seed)
+            self._script = list(config.script)
 
     def draw(self) -> Draw:
         with self._lock:
             config, pick, order = self.config, self._random.random(), self._random.random()
+            scripted = self._script.pop(0) if self._script else None
+        if scripted is not None:
+            return Draw(fault=None if scripted == "none" else scripted,
+                        processed_before_delay=order < config.slow_processed_rate)
         fault = None
         for kind, rate in (
             ("500", config.error_500_rate),

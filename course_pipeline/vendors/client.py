@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..ledger import IN_FLIGHT
 from .base import PayloadItem
 from .transport import HttpTransport, Limits, NotSent, TransportError
 
@@ -31,7 +32,7 @@ class Result:
     """A client's word on one item."""
 
     course_id: str
-    status: str  # created | updated | deactivated | failed | unknown
+    status: str  # created | updated | reconciled | deactivated | failed | unknown
     http_status: int | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -40,18 +41,43 @@ class Result:
 
     @property
     def landed(self) -> bool:
-        return self.status in ("created", "updated", "deactivated")
+        return self.status in LANDED
 
 
-def undelivered(course_ids: list[str], exc: TransportError) -> list[Result]:
-    """The outcome of items whose request got no usable answer: `failed` when the vendor provably did not
-    process it (NotSent), `unknown` when it may have (a lost answer). Whether an unknown item may be sent
-    again is the client's `resend_is_safe`, decided by the sync engine."""
-    if isinstance(exc, NotSent):
-        return [Result(cid, "failed", exc.status, "NOT_SENT", exc.message, attempts=exc.attempts)
+# What a vendor holds after these (reconciled: a lost answer settled, the item found there afterwards).
+LANDED = ("created", "updated", "reconciled", "deactivated")
+
+
+def undelivered(course_ids: list[str], exc: TransportError, *, after: str | None = None,
+                not_sent: str = "NOT_SENT") -> list[Result]:
+    """The outcome of items whose request got no usable answer: `failed` (error code `not_sent`) when the
+    vendor provably did not process it (NotSent), `unknown` when it may have (a lost answer). Whether an
+    unknown item may be sent again is the client's `resend_is_safe`, decided by the sync engine.
+
+    `after`: what an earlier request for these items already did at the vendor (a Kombo task accepted, a
+    Thought Industries course found). Then they are `unknown` whatever this request's error: the vendor
+    holds them, or is processing them, even if this one was never sent."""
+    if isinstance(exc, NotSent) and after is None:
+        return [Result(cid, "failed", exc.status, not_sent, exc.message, attempts=exc.attempts)
                 for cid in course_ids]
-    return [Result(cid, "unknown", exc.status, "ANSWER_LOST", exc.message, attempts=exc.attempts)
+    message = exc.message if after is None else f"{after}, then: {exc.message}"
+    return [Result(cid, "unknown", exc.status, "ANSWER_LOST", message, attempts=exc.attempts)
             for cid in course_ids]
+
+
+def not_deactivated(course_id: str, exc: TransportError) -> Result:
+    """A deactivation with no usable answer: `failed` (still to deactivate) when provably not processed,
+    `unknown` when it may have been (the engine deactivates it again: a repeat is harmless)."""
+    return undelivered([course_id], exc, not_sent="NOT_DEACTIVATED")[0]
+
+
+def upserted(change: Change) -> str:
+    """The status of an upsert that landed. After an earlier run lost the answer (the item `unknown` or
+    left in flight), the vendor's answer cannot tell whether that send or this one put it there:
+    `reconciled`, not `created`."""
+    if change.state is not None and change.state.status in ("unknown", IN_FLIGHT):
+        return "reconciled"
+    return "created" if change.action == "create" else "updated"
 
 
 class VendorClient:

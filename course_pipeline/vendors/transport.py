@@ -7,6 +7,8 @@ Retry rules (the heart of "never a duplicate"):
 - 5xx, 408, a read timeout, a connection reset: the vendor may have processed it. Repeated only when
   the request is `idempotent` (an upsert keyed by our id, an identical Kombo body, a lookup);
   otherwise the caller gets Uncertain and the item is `unknown`, never re-sent blindly.
+- NotSent (provably not processed) is what the caller gets only when no attempt may have been
+  processed: a reset, then 429s until attempts run out, is Uncertain.
 - 401: the auth gets one chance to refresh (HighLevel OAuth), then the request is repeated once.
 - other 4xx: returned to the caller, which turns the vendor's error into a failed outcome.
 """
@@ -252,6 +254,17 @@ def _not_sent(exc: requests.RequestException) -> bool:
     return isinstance(inner, urllib3.exceptions.NewConnectionError | urllib3.exceptions.NameResolutionError)
 
 
+def _settled(last: TransportError, maybe_processed: list[Uncertain], attempts: int) -> TransportError:
+    """What a request that got no usable answer ends as. Its last attempt decides, except that NotSent
+    speaks only of that attempt: once an earlier one may have been processed (a reset, a timeout, a 5xx
+    before a 429), the request as a whole is Uncertain."""
+    if isinstance(last, NotSent) and maybe_processed:
+        first = maybe_processed[0]
+        last = Uncertain(f"{first.message}; then, repeated: {last.message}", status=first.status, code=first.code)
+    last.attempts = attempts
+    return last
+
+
 # ----------------------------------------------------------------------------------------- auth
 
 class Auth:
@@ -358,19 +371,23 @@ class HttpTransport:
                             retry=retry_if_exception_type(_Again), reraise=True,
                             before_sleep=lambda _state: self.stats.add(retries=1))
         attempts = 0
+        maybe_processed: list[Uncertain] = []  # attempts the vendor may have processed
         try:
             for attempt in retrying:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    response = self._attempt(method, path, idempotent, json, params, data, refreshed)
+                    try:
+                        response = self._attempt(method, path, idempotent, json, params, data, refreshed)
+                    except _Again as again:
+                        if isinstance(again.reason, Uncertain):
+                            maybe_processed.append(again.reason)
+                        raise
                     response.attempts = attempts  # how many tries it took, for the item's outcome
                     return response
         except _Again as exc:  # attempts ran out
-            exc.reason.attempts = attempts
-            raise exc.reason from None
+            raise _settled(exc.reason, maybe_processed, attempts) from None
         except TransportError as exc:
-            exc.attempts = attempts
-            raise
+            raise _settled(exc, maybe_processed, attempts) from None
         raise AssertionError("unreachable")
 
     def _attempt(self, method, path, idempotent, json, params, data, refreshed) -> requests.Response:

@@ -59,8 +59,8 @@ def test_cli_sync_and_plan_print_the_documented_json(env, catalog, tmp_path, mon
     synced = json.loads(capsys.readouterr().out)["vendors"]
     assert set(synced) == set(VENDOR_NAMES)
     for counts in synced.values():
-        assert set(counts) == {"created", "updated", "unchanged", "deactivated", "orphaned", "rejected", "failed",
-                               "unknown", "requests", "throttled"}
+        assert set(counts) == {"created", "updated", "reconciled", "unchanged", "deactivated", "orphaned",
+                               "rejected", "failed", "unknown", "requests", "throttled"}
         assert counts["created"] == 10
     assert main(["sync", sources_file, "--vendor", "stackone", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)["vendors"]

@@ -155,6 +155,13 @@ def test_fault_shares_are_honoured(sandbox, kombo):
     assert (faults["500"], faults["429"]) == (seen.count(500), seen.count(429))
 
 
+def test_a_script_gives_the_next_requests_their_faults_in_order(sandbox, kombo):
+    sandbox.set_faults("kombo", script=["429", "none", "500"])
+
+    assert statuses(kombo, 4) == [429, 200, 500, 200]  # then the rates (none here)
+    assert vendor_state(sandbox, "kombo")["faults"]["script"] == ["429", "none", "500"]
+
+
 def test_faults_set_at_start_come_back_after_reset(make_sandbox, connect):
     server = make_sandbox(SandboxConfig(faults={"stackone": {"error_500_rate": 1.0}}))
     api = connect(server, "stackone")
@@ -183,6 +190,8 @@ def test_faults_of_one_vendor_leave_the_others_alone(sandbox, connect):
     {"kombo": {"flakiness": 0.1}},
     {"kombo": {"latency_ms": -1}},
     {"kombo": {"seed": "abc"}},
+    {"kombo": {"script": ["timeout"]}},
+    {"kombo": {"script": "429"}},
     ["kombo"],
 ], ids=str)
 def test_fault_settings_are_checked(sandbox, body):

@@ -42,7 +42,9 @@ def test_faults_never_duplicate_and_the_ledger_matches(catalog, faulty, instance
         assert sorted(held) == [f"C{i:03d}" for i in range(60)], vendor  # every item landed ...
         assert set(held.values()) == {1}, vendor  # ... exactly once
         statuses = ledger_statuses(ledger, reports[vendor])
-        assert set(statuses.values()) == {"created"}, (vendor, reports[vendor].counts)
+        # Thought Industries finds a create whose answer was lost by lookup: reconciled.
+        landed = {"created", "reconciled"} if vendor == "thought_industries" else {"created"}
+        assert set(statuses.values()) <= landed, (vendor, reports[vendor].counts)
     kombo_ids = {c["external_key"]: c["id"] for c in state["kombo"]["courses"]}
     assert {cid: s.vendor_id for cid, s in ledger.states("kombo", reports["kombo"].account).items()} == kombo_ids
     ti_ids = {c["external_key"]: c["id"] for c in state["thought_industries"]["courses"]}

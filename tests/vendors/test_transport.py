@@ -123,6 +123,18 @@ def test_429s_are_repeated_for_any_request_and_counted(sandbox):
         assert client.stats.throttled == 2 and client.stats.requests == 2
 
 
+def test_a_429_after_a_lost_answer_leaves_the_request_uncertain(sandbox):
+    """The last attempt was provably not processed, but the first may have been: not NotSent."""
+    with faults(sandbox, "kombo", script=["reset", "429"]):
+        client = transport(sandbox, "/kombo/v1", SANDBOX_TOKENS["kombo_api_key"],
+                           **{"X-Integration-Id": SANDBOX_TOKENS["kombo_integration_id"]})
+        client.retry = RetryPolicy(attempts=2, initial=0.01, cap=0.02)
+        with pytest.raises(Uncertain) as info:
+            client.request("POST", "/lms/courses/bulk", idempotent=True, json={"items": []})
+        assert info.value.attempts == 2 and info.value.status is None
+        assert "answer lost" in info.value.message and "429" in info.value.message
+
+
 def test_a_refused_connection_is_not_sent():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ...ledger import State
-from ..client import Change, Result, VendorClient, undelivered
+from ..client import Change, Result, VendorClient, not_deactivated, undelivered, upserted
 from ..transport import Limits, TransportError
 
 
@@ -28,12 +28,15 @@ class KomboClient(VendorClient):
         try:
             response = self.transport.request("POST", "/lms/courses/bulk", idempotent=True,
                                               json={"items": [s.item.body for s in batch]})
-            if response.status_code != 200:
-                return _all(ids, "failed", response, self.transport.redact)
-            task_id = response.json()["data"]["task_id"]
-            task = self._wait_for(task_id)
         except TransportError as exc:
             return undelivered(ids, exc)  # unknown here is safe to re-send: the identical body
+        if response.status_code != 200:
+            return _all(ids, "failed", response, self.transport.redact)
+        task_id = response.json()["data"]["task_id"]
+        try:
+            task = self._wait_for(task_id)
+        except TransportError as exc:  # the task runs whether or not we can see it: never "not sent"
+            return undelivered(ids, exc, after=f"kombo accepted task {task_id}")
         if task is None:
             return [Result(cid, "unknown", None, "TASK_TIMEOUT",
                            f"task {task_id} not finished within {self.deadline:.0f} s") for cid in ids]
@@ -48,8 +51,8 @@ class KomboClient(VendorClient):
                 out.append(Result(send.item.course_id, "unknown", 200, "MISSING_RESULT",
                                   "the completed task holds no result for this item"))
             elif entry["status"] == "SUCCEEDED":
-                status = "created" if send.action == "create" else "updated"
-                out.append(Result(send.item.course_id, status, 200, vendor_id=(entry.get("data") or {}).get("id")))
+                out.append(Result(send.item.course_id, upserted(send), 200,
+                                  vendor_id=(entry.get("data") or {}).get("id")))
             else:
                 error = entry.get("error") or {}
                 out.append(Result(send.item.course_id, "failed", 200, error.get("code"), error.get("message")))
@@ -85,8 +88,7 @@ class KomboClient(VendorClient):
                 response = self.transport.request("POST", f"/lms/courses/{target}/deactivate", idempotent=True,
                                                   json={})
             except TransportError as exc:
-                out.append(Result(state.course_id, "failed", exc.status, "NOT_DEACTIVATED", exc.message,
-                                  attempts=exc.attempts))
+                out.append(not_deactivated(state.course_id, exc))
                 continue
             if response.status_code == 200:
                 out.append(Result(state.course_id, "deactivated", 200, vendor_id=target, attempts=response.attempts))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...ledger import State
-from ..client import Change, Result, VendorClient, undelivered
+from ..client import Change, Result, VendorClient, undelivered, upserted
 from ..transport import Limits, TransportError
 
 # StackOne's newer SDKs no longer list the course batch endpoint; the path is configurable
@@ -25,8 +25,7 @@ class StackOneClient(VendorClient):
         self.batch_path = batch_path
 
     def send(self, batch: list[Change]) -> list[Result]:
-        return self._batch([(s.item.course_id, s.item.body, "created" if s.action == "create" else "updated")
-                            for s in batch])
+        return self._batch([(s.item.course_id, s.item.body, upserted(s)) for s in batch])
 
     def deactivate(self, states: list[State]) -> list[Result]:
         return self._batch([(s.course_id, {"external_reference": s.course_id, "active": False}, "deactivated")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from ...ledger import State
-from ..client import Change, Result, VendorClient, undelivered
+from ..client import Change, Result, VendorClient, not_deactivated, undelivered
 from ..transport import Limits, TransportError
 
 COURSES_PATH = "/incoming/v2/courses"
@@ -27,8 +27,9 @@ class ThoughtIndustriesClient(VendorClient):
         (send,) = batch
         try:
             if send.action == "update" and send.state is not None and send.state.vendor_id:
-                # A course we archived holds the landed body but not its status: send every field.
-                previous = {} if send.state.status == "deactivated" else _previous(send.state)
+                # The landed body is what the course holds only after a landed send; after an archive, a
+                # lost answer or a failure, it may hold something else (archived, say): send every field.
+                previous = _previous(send.state) if send.state.status in ("created", "updated", "reconciled") else {}
                 result = self._update(send, send.state.vendor_id, previous)
                 if result is not None:
                     return [result]
@@ -43,13 +44,25 @@ class ThoughtIndustriesClient(VendorClient):
             return Result(cid, "created", 201, vendor_id=response.json().get("id"), attempts=response.attempts)
         code, message = _error(response)
         if code == "DUPLICATE_EXTERNAL_ID":
-            found = self._lookup(cid)
-            if found is not None:  # ours already (an earlier answer was lost): bring it up to date
-                result = self._update(send, found["id"], found, status="created" if send.action == "create" else None)
-                if result is not None:
-                    return result
+            reconciled = self._reconcile(send)
+            if reconciled is not None:
+                return reconciled
         return Result(cid, "failed", response.status_code, code, self.transport.redact(message),
                       attempts=response.attempts)
+
+    def _reconcile(self, send: Change) -> Result | None:
+        """Ours is there already (an earlier answer was lost): find it by externalId and bring it up to
+        date. `reconciled`, not `created`: no answer said this send made it. None when it is not found."""
+        cid, found = send.item.course_id, None
+        try:
+            found = self._lookup(cid)
+            if found is None:
+                return None
+            return self._update(send, found["id"], found, status="reconciled")
+        except TransportError as exc:  # it is there; whatever failed now, it is not "not sent"
+            (result,) = undelivered([cid], exc, after="Thought Industries holds a course with this externalId")
+            result.vendor_id = found["id"] if found else None
+            return result
 
     def _update(self, send: Change, vendor_id: str, previous: dict, status: str | None = None) -> Result | None:
         """PUT the fields that differ from `previous`; None when the course is gone there (create it)."""
@@ -77,17 +90,21 @@ class ThoughtIndustriesClient(VendorClient):
     def deactivate(self, states: list[State]) -> list[Result]:
         out = []
         for state in states:
-            try:
+            try:  # a lookup changes nothing: whatever its error, nothing was archived
                 vendor_id = state.vendor_id or (self._lookup(state.course_id) or {}).get("id")
-                if not vendor_id:
-                    out.append(Result(state.course_id, "failed", None, "NOT_FOUND",
-                                      "the course is not on Thought Industries any more"))
-                    continue
-                response = self.transport.request("PUT", f"{COURSES_PATH}/{vendor_id}",
-                                                  json={"publishedStatus": "archived"}, idempotent=True)
             except TransportError as exc:
                 out.append(Result(state.course_id, "failed", exc.status, "NOT_DEACTIVATED", exc.message,
                                   attempts=exc.attempts))
+                continue
+            if not vendor_id:
+                out.append(Result(state.course_id, "failed", None, "NOT_FOUND",
+                                  "the course is not on Thought Industries any more"))
+                continue
+            try:
+                response = self.transport.request("PUT", f"{COURSES_PATH}/{vendor_id}",
+                                                  json={"publishedStatus": "archived"}, idempotent=True)
+            except TransportError as exc:
+                out.append(not_deactivated(state.course_id, exc))
                 continue
             if response.status_code == 200:
                 out.append(Result(state.course_id, "deactivated", 200, vendor_id=vendor_id,
