@@ -39,6 +39,7 @@ from .catalog.errors import CatalogError, ConfigError
 from .catalog.report import rejects_table, summary_table
 from .catalog.sources import SourceConfig, find_source, load_sources
 from .catalog.validation import ValidationResult
+from .locks import AccountBusy
 from .vendors import CLIENTS, VENDOR_NAMES
 
 EXIT_OK, EXIT_REJECTS, EXIT_UNREADABLE, EXIT_HELD, EXIT_STOPPED = 0, 1, 2, 3, 130
@@ -458,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return args.func(args)
-    except CatalogError as exc:
+    except (CatalogError, AccountBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     except KeyboardInterrupt:

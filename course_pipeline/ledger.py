@@ -361,15 +361,20 @@ class Ledger:
         """A person settles an item. Landed: an `unknown` item is there after all (with this vendor id):
         `reconciled`. Not landed: the vendor holds nothing of it (never arrived, or deleted there by hand),
         so the next sync creates it. Returns False when there is no such item (or, for landed, none unknown)."""
-        with self.engine.begin() as conn:
+        with self._settling(vendor, account), self.engine.begin() as conn:
             return self._resolve(conn, vendor, account, Resolution(course_id, landed, vendor_id), only_unknown=False)
 
     def resolve_many(self, vendor: str, account: str, resolutions: Iterable[Resolution]) -> list[bool]:
         """Settle many unknown items in one transaction (all or none), each as `resolve` does; True for
         each that was settled. Only an item still unknown (or in flight) is settled, and, when the
         resolution names the run that sent it, only if no other run has sent it since."""
-        with self.engine.begin() as conn:
+        with self._settling(vendor, account), self.engine.begin() as conn:
             return [self._resolve(conn, vendor, account, r, only_unknown=True) for r in resolutions]
+
+    def _settling(self, vendor: str, account: str):
+        """A person settles items only while no sync of the account runs: an item in flight now is not
+        the dead run's to settle. Raises AccountBusy at once, naming the sync."""
+        return self.hold(vendor, account, run_id="resolve", source="(a person settling unknowns)", timeout=0)
 
     def _resolve(self, conn, vendor: str, account: str, resolution: Resolution, *, only_unknown: bool) -> bool:
         state = conn.execute(select(sync_state).where(and_(
@@ -411,8 +416,8 @@ class Ledger:
             waited = time.monotonic() - started
             who = self.lock_holder(vendor, account) or "another sync"
             if waited >= timeout:
-                raise AccountBusy(f"{vendor} account {account} is still being synced by {who} after {waited:.0f} s; "
-                                  "nothing was sent: run again when it has finished")
+                raise AccountBusy(f"{vendor} account {account} is being synced by {who} (waited {waited:.0f} s); "
+                                  "run again when it has finished")
             if told is None or time.monotonic() - told >= 30:
                 told = time.monotonic()
                 notify(f"waiting for {vendor} account {account}: {who} is syncing it")

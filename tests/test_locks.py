@@ -44,7 +44,7 @@ def test_a_second_holder_of_the_same_account_waits_then_gives_up_naming_the_firs
     told = []
     try:
         with first.hold("kombo", "acct-1", run_id="run-a", source="shop"):
-            with pytest.raises(AccountBusy, match=r"kombo account acct-1 is still being synced by run run-a "
+            with pytest.raises(AccountBusy, match=r"kombo account acct-1 is being synced by run run-a "
                                                   r"\(source shop, pid \d+"):
                 with second.hold("kombo", "acct-1", run_id="run-b", source="shop", notify=told.append, timeout=0.3,
                                  poll=0.1):
@@ -52,6 +52,8 @@ def test_a_second_holder_of_the_same_account_waits_then_gives_up_naming_the_firs
             assert told and told[0].startswith("waiting for kombo account acct-1: run run-a")
             with second.hold("kombo", "acct-2", run_id="run-b", source="shop", timeout=0):  # another account: free
                 pass
+            with pytest.raises(AccountBusy, match="run run-a"):  # no one settles items while a sync runs
+                second.resolve("kombo", "acct-1", "C001", landed=False)
             with second.hold("stackone", "acct-1", run_id="run-b", source="shop", timeout=0):  # another vendor: free
                 pass
         with second.hold("kombo", "acct-1", run_id="run-b", source="shop", timeout=0):  # released at the block's end
