@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from filelock import FileLock
 
 from ..catalog.errors import ConfigError
 from ..catalog.sources import SourceConfig
@@ -19,13 +20,17 @@ from .sync_assets import sync_asset_key
 
 # The step-by-step event log belongs in the UI; the terminal gets warnings and the summary.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+INSTANCE_LOCK = ".instance.lock"  # in DAGSTER_HOME
 
 
 def local_instance() -> dg.DagsterInstance:
     """The instance in DAGSTER_HOME, else the project's dagster_home/ (never the working directory's)."""
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
-    return dg.DagsterInstance.from_config(str(home))
+    # Opening a fresh home creates Dagster's SQLite tables, unguarded against another process doing the same
+    # ("table runs already exists", an IntegrityError on alembic_version): two first syncs take turns here.
+    with FileLock(home / INSTANCE_LOCK):
+        return dg.DagsterInstance.from_config(str(home))
 
 
 @dataclass
