@@ -18,8 +18,9 @@ from .partitions import register_sources
 from .resources import CatalogSources
 from .sync_assets import sync_asset_key
 
-# The step-by-step event log belongs in the UI; the terminal gets warnings and the summary.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The step-by-step event log belongs in the UI; the terminal gets the summary, where a failed run is one line
+# (its traceback stays in the run's events).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 INSTANCE_LOCK = ".instance.lock"  # in DAGSTER_HOME
 
 
@@ -86,9 +87,14 @@ def _config_problem(exc: dg.DagsterInvalidConfigError) -> str:
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
+    for check in result.get_asset_check_evaluations():  # a blocking check that stopped the run says why
+        if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.description:
+            return check.description
     for event in result.all_events:
         if event.is_failure and event.event_specific_data is not None:
             error = getattr(event.event_specific_data, "error", None)
-            if error is not None:
-                return error.message.strip().splitlines()[0]
+            if error is not None:  # "dagster._core.definitions.events.Failure: why" -> "why"
+                first = error.message.strip().splitlines()[0]
+                kind, _, why = first.partition(": ")
+                return why if why and error.cls_name and kind.endswith(error.cls_name) else first
     return "the run failed (see the Dagster UI)"

@@ -48,11 +48,15 @@ def test_sample_partition_metadata_and_checks(sample_sources_file):
 
 
 def test_unreadable_table_blocks_validation(sources):
+    from course_pipeline.defs.runner import _failure
+
     sources.csv("")
     result = materialize(sources.dir / "sources.yaml", "src")
     assert not result.success
     assert not checks(result)["tables_readable"].passed
     assert result.asset_materializations_for_node("valid_catalog") == []
+    why = "src.csv is empty: expected a header row and rows of courses"
+    assert _failure(result) == checks(result)["tables_readable"].description == why
 
 
 def test_partitions_are_registered_once(sample_sources_file):
