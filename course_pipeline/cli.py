@@ -26,16 +26,21 @@ from tabulate import tabulate
 from . import pipeline
 from .catalog.errors import CatalogError, ConfigError
 from .catalog.report import rejects_table, summary_table
-from .catalog.sources import SourceConfig, find_source, load_sources
+from .catalog.sources import BrokenSource, Sources, read_sources
 from .catalog.validation import ValidationResult
 from .vendors import VENDOR_NAMES
 
 EXIT_OK, EXIT_REJECTS, EXIT_UNREADABLE = 0, 1, 2
 
 
-def _select(sources_file: str, name: str | None) -> list[SourceConfig]:
-    sources = load_sources(sources_file)
-    return [find_source(sources, name)] if name else sources
+def _select(sources_file: str, name: str | None) -> Sources:
+    """The sources asked for; one that cannot be configured is reported by each command, which goes on."""
+    return read_sources(sources_file).select(name)
+
+
+def report_broken(broken: list[BrokenSource]) -> None:
+    for source in broken:
+        print(f"error: {source.error}", file=sys.stderr)
 
 
 def exit_code(results: list[ValidationResult]) -> int:
@@ -44,8 +49,9 @@ def exit_code(results: list[ValidationResult]) -> int:
     return EXIT_REJECTS if any(r.rejected_rows for r in results) else EXIT_OK
 
 
-def results_as_json(results: list[ValidationResult]) -> dict:
-    tables, rejects, errors, notes = [], [], [], []
+def results_as_json(results: list[ValidationResult], broken: list[BrokenSource] = ()) -> dict:
+    tables, rejects, notes = [], [], []
+    errors = [{"source": source.name, "table": None, "error": source.error} for source in broken]
     for result in results:
         tables += [{"source": result.source, **row} for row in result.summary.to_dict("records")]
         rejects += [{k: (None if v != v else v) for k, v in row.items()}  # NaN -> null
@@ -70,13 +76,15 @@ def print_results(results: list[ValidationResult], out=None) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    results = [pipeline.read(s) for s in _select(args.sources_file, args.source)]
+    selected = _select(args.sources_file, args.source)
+    report_broken(selected.broken)
+    results = [pipeline.read(s) for s in selected.configured]
     if args.json:
-        json.dump(results_as_json(results), sys.stdout, indent=2, default=str, ensure_ascii=False)
+        json.dump(results_as_json(results, selected.broken), sys.stdout, indent=2, default=str, ensure_ascii=False)
         print()
     else:
         print_results(results)
-    return exit_code(results)
+    return EXIT_UNREADABLE if selected.broken else exit_code(results)
 
 
 def _target(vendor: str):
@@ -91,7 +99,7 @@ def _target(vendor: str):
 
 
 def cmd_payloads(args: argparse.Namespace) -> int:
-    (source,) = _select(args.sources_file, args.source)
+    source = read_sources(args.sources_file).get(args.source)
     result = pipeline.read(source)
     if result.table_errors:
         for table, why in result.table_errors.items():
@@ -141,9 +149,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .ledger import describe_url, ledger_url
 
     dry_run = args.command == "plan" or args.dry_run
-    sources, vendors = _select(args.sources_file, args.source), _vendors(args)
+    selected, vendors = _select(args.sources_file, args.source), _vendors(args)
     instance = dg.DagsterInstance.ephemeral() if dry_run else None
-    outcome = run_sync(args.sources_file, sources, vendors, dry_run=dry_run, instance=instance)
+    outcome = run_sync(args.sources_file, selected.configured, vendors, dry_run=dry_run, instance=instance,
+                       broken=selected.broken)
     if args.json:
         print(json.dumps({**outcome.totals.as_json(), "failed_sources": outcome.failed_sources,
                           "ledger": describe_url(ledger_url())}, indent=2))
@@ -153,7 +162,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print("plan (nothing is sent):")
         print_totals(outcome.totals)
         for source, why in outcome.failed_sources.items():
-            print(f"  {source}: the run failed: {why}")
+            print(f"  {source}: failed: {why}")
     if outcome.failed_sources:
         return EXIT_UNREADABLE
     return EXIT_REJECTS if outcome.totals.failed_or_unknown and not dry_run else EXIT_OK

@@ -2,6 +2,7 @@
 run `course-pipeline sync` or `make demo` makes is there to inspect in the UI."""
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import dagster as dg
 from filelock import FileLock
 
 from ..catalog.errors import ConfigError
-from ..catalog.sources import SourceConfig
+from ..catalog.sources import BrokenSource, SourceConfig
 from ..paths import dagster_home
 from ..pipeline import VendorTotals
 from ..sync import OUTCOMES
@@ -38,14 +39,16 @@ def local_instance() -> dg.DagsterInstance:
 class SyncOutcome:
     totals: VendorTotals = field(default_factory=VendorTotals)
     runs: dict[str, dg.ExecuteInProcessResult] = field(default_factory=dict)
-    failed_sources: dict[str, str] = field(default_factory=dict)  # source -> why its run failed
+    failed_sources: dict[str, str] = field(default_factory=dict)  # source -> why its run failed (or cannot run)
 
 
 def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: list[str], *,
              instance: dg.DagsterInstance | None = None, dry_run: bool = False, only_failed: bool = False,
-             quiet: bool = True, tags: dict[str, str] | None = None) -> SyncOutcome:
+             quiet: bool = True, tags: dict[str, str] | None = None,
+             broken: Sequence[BrokenSource] = ()) -> SyncOutcome:
     """Materialize the sync job's assets for each source, with the definitions' own resources: the door
-    `course-pipeline sync`, `plan` (dry_run, on a throw-away instance) and `make demo` go through."""
+    `course-pipeline sync`, `plan` (dry_run, on a throw-away instance) and `make demo` go through. A source
+    that cannot be configured (broken) is not run: it is a failed source, and the others go on."""
     instance = instance or local_instance()
     register_sources(instance, sources)
     resources = {**build_defs(vendors=vendors).resources,
@@ -54,7 +57,7 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
     if dry_run or only_failed:
         run_config["ops"] = {sync_asset_key(v): {"config": {"dry_run": dry_run, "only_failed": only_failed}}
                              for v in vendors}
-    outcome = SyncOutcome()
+    outcome = SyncOutcome(failed_sources={source.name: source.error for source in broken})
     for source in sources:
         try:
             result = dg.materialize(ASSETS, selection=sync_selection(vendors), partition_key=source.name,
