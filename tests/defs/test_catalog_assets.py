@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,17 @@ def test_the_code_location_loads_and_its_sensor_ticks_with_broken_sources(tmp_pa
     result = sensor(context)
     assert [r.partition_key for r in result.run_requests] == ["good"]
     assert [list(r.partition_keys) for r in result.dynamic_partitions_requests] == [["good"]]
+
+
+def test_a_courses_path_matching_nothing_stops_the_run_before_validation(sources):
+    from course_pipeline.defs.runner import _failure
+
+    (sources.dir / "export.json").write_text(json.dumps({"items": [{"id": 1, "title": "One"}]}))
+    sources.yaml([{"name": "cms", "format": "cms_json", "path": "export.json",
+                   "tables": {"courses": {"path": "data", "columns": {"course_id": "id", "title": "title"}}}}])
+    result = materialize(sources.dir / "sources.yaml", "cms")
+    assert not result.success
+    assert not checks(result)["tables_readable"].passed
+    assert result.asset_materializations_for_node("valid_catalog") == []
+    assert _failure(result) == ("source 'cms' table 'courses': courses path 'data' matched nothing in export.json: "
+                                "the document has no key 'data' (keys: items)")
