@@ -10,7 +10,8 @@
     course-pipeline sandbox [--host 127.0.0.1] [--port 8787]
 
 Exit codes: 0 all good; 1 rows were rejected (validate, payloads) or items failed or are unknown
-(sync); 2 a source could not be read or configured, or a run could not run.
+(sync); 2 a source could not be read or configured (the other sources are still done), or a run could not
+run.
 """
 
 from __future__ import annotations

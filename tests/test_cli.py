@@ -98,6 +98,9 @@ def test_only_the_named_source_is_looked_at(tmp_path, capsys):
     sources_file = str(mixed_sources(tmp_path))
     assert main(["validate", sources_file, "--source", "good"]) == 0
     assert capsys.readouterr().err == ""
+    assert main(["payloads", sources_file, "--source", "good", "--vendor", "kombo"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["items"][0]["origin_id"] == "C1"
     assert main(["validate", sources_file, "--source", "missing"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: source 'missing'") and "nope.csv" in err and len(err.strip().splitlines()) == 1
