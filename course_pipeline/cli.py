@@ -17,10 +17,11 @@ CSV with their titles and when they were sent; fill its `landed` column with yes
 if you know it) and `resolve VENDOR --from-file` settles them all in one transaction.
 
 Exit codes: 0 all good; 1 rows were rejected (validate, payloads) or items failed or are unknown
-(sync); 2 a source could not be read or configured, a run could not run, or a file or argument
-cannot be used (nothing is settled from a file with a bad row); 3 the deactivation guard held
-back take-downs (plan, sync: nothing was deactivated; the message says how to proceed); 130
-stopped by SIGINT or SIGTERM (what was in flight is left for the next sync to reconcile).
+(sync); 2 a source could not be read or configured (the other sources are still done), a run
+could not run, or a file or argument cannot be used (nothing is settled from a file with a bad
+row); 3 the deactivation guard held back take-downs (plan, sync: nothing was deactivated; the
+message says how to proceed); 130 stopped by SIGINT or SIGTERM (what was in flight is left for
+the next sync to reconcile).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from tabulate import tabulate
 from . import pipeline
 from .catalog.errors import CatalogError, ConfigError
 from .catalog.report import rejects_table, summary_table
-from .catalog.sources import SourceConfig, find_source, load_sources
+from .catalog.sources import BrokenSource, Sources, read_sources
 from .catalog.validation import ValidationResult
 from .locks import AccountBusy
 from .vendors import CLIENTS, VENDOR_NAMES
@@ -46,9 +47,14 @@ EXIT_OK, EXIT_REJECTS, EXIT_UNREADABLE, EXIT_HELD, EXIT_STOPPED = 0, 1, 2, 3, 13
 STOP_GRACE_SECONDS = 10.0  # after SIGTERM/SIGINT, how long the batches in flight get to settle
 
 
-def _select(sources_file: str, name: str | None) -> list[SourceConfig]:
-    sources = load_sources(sources_file)
-    return [find_source(sources, name)] if name else sources
+def _select(sources_file: str, name: str | None) -> Sources:
+    """The sources asked for; one that cannot be configured is reported by each command, which goes on."""
+    return read_sources(sources_file).select(name)
+
+
+def report_broken(broken: list[BrokenSource]) -> None:
+    for source in broken:
+        print(f"error: {source.error}", file=sys.stderr)
 
 
 def exit_code(results: list[ValidationResult]) -> int:
@@ -57,8 +63,9 @@ def exit_code(results: list[ValidationResult]) -> int:
     return EXIT_REJECTS if any(r.rejected_rows for r in results) else EXIT_OK
 
 
-def results_as_json(results: list[ValidationResult]) -> dict:
-    tables, rejects, errors, notes = [], [], [], []
+def results_as_json(results: list[ValidationResult], broken: list[BrokenSource] = ()) -> dict:
+    tables, rejects, notes = [], [], []
+    errors = [{"source": source.name, "table": None, "error": source.error} for source in broken]
     for result in results:
         tables += [{"source": result.source, **row} for row in result.summary.to_dict("records")]
         rejects += [{k: (None if v != v else v) for k, v in row.items()}  # NaN -> null
@@ -83,13 +90,15 @@ def print_results(results: list[ValidationResult], out=None) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    results = [pipeline.read(s) for s in _select(args.sources_file, args.source)]
+    selected = _select(args.sources_file, args.source)
+    report_broken(selected.broken)
+    results = [pipeline.read(s) for s in selected.configured]
     if args.json:
-        json.dump(results_as_json(results), sys.stdout, indent=2, default=str, ensure_ascii=False)
+        json.dump(results_as_json(results, selected.broken), sys.stdout, indent=2, default=str, ensure_ascii=False)
         print()
     else:
         print_results(results)
-    return exit_code(results)
+    return EXIT_UNREADABLE if selected.broken else exit_code(results)
 
 
 def _target(vendor: str):
@@ -104,7 +113,7 @@ def _target(vendor: str):
 
 
 def cmd_payloads(args: argparse.Namespace) -> int:
-    (source,) = _select(args.sources_file, args.source)
+    source = read_sources(args.sources_file).get(args.source)
     result = pipeline.read(source)
     if result.table_errors:
         for table, why in result.table_errors.items():
@@ -154,13 +163,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .ledger import describe_url, ledger_url
 
     dry_run = args.command == "plan" or args.dry_run
-    sources, vendors = _select(args.sources_file, args.source), _vendors(args)
+    selected, vendors = _select(args.sources_file, args.source), _vendors(args)
     invoker = {"course_pipeline/invoked_by": f"{socket.gethostname()}:{os.getpid()}"}
+    _show_waits()
 
     def work():  # the instance is made in the thread that uses it (SQLite connections stay in their thread)
         instance = dg.DagsterInstance.ephemeral() if dry_run else local_instance()
-        return run_sync(args.sources_file, sources, vendors, dry_run=dry_run, instance=instance,
-                        allow_deactivations=args.allow_deactivations, tags=invoker,
+        return run_sync(args.sources_file, selected.configured, vendors, dry_run=dry_run, instance=instance,
+                        allow_deactivations=args.allow_deactivations, tags=invoker, broken=selected.broken,
                         notify=lambda line: print(f"note: {line}", file=sys.stderr, flush=True))
 
     outcome = _interruptible(work, None if dry_run else local_instance, invoker)
@@ -175,7 +185,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print("plan (nothing is sent):")
         print_totals(outcome.totals)
         for source, why in outcome.failed_sources.items():
-            print(f"  {source}: the run failed: {why}")
+            print(f"  {source}: failed: {why}")
         for verdicts in outcome.guarded.values():
             for verdict in verdicts.values():
                 print(f"  held: {verdict}")
@@ -184,6 +194,21 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if outcome.guarded:
         return EXIT_HELD
     return EXIT_REJECTS if outcome.totals.failed_or_unknown and not dry_run else EXIT_OK
+
+
+def _show_waits() -> None:
+    """What a sync step waits for (another sync holding the account) reaches the terminal: the run's own
+    console log shows only critical events here."""
+    import logging
+
+    from .defs.sync_assets import WAITING
+
+    if not WAITING.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("note: %(message)s"))
+        WAITING.addHandler(handler)
+        WAITING.setLevel(logging.INFO)
+        WAITING.propagate = False
 
 
 def _interruptible(work, open_instance, invoker: dict[str, str]):
@@ -243,11 +268,15 @@ def _interruptible(work, open_instance, invoker: dict[str, str]):
 def _catalog_titles(sources_file: str, names: set[str]) -> dict[tuple[str, str], str]:
     """(source, course_id) -> title in the current catalog. A source that is gone or cannot be read
     leaves its titles blank (said on stderr): the list is what matters."""
-    sources = {s.name: s for s in load_sources(sources_file)}
+    found = read_sources(sources_file)
+    for source in (b for b in found.broken if b.name in names):
+        print(f"note: source {source.name!r} cannot be read ({source.error}): its titles are blank", file=sys.stderr)
+    sources = {s.name: s for s in found.configured}
     titles: dict[tuple[str, str], str] = {}
     for name in sorted(names):
         if name not in sources:
-            print(f"note: source {name!r} is not in {sources_file}: its titles are blank", file=sys.stderr)
+            if name not in {b.name for b in found.broken}:
+                print(f"note: source {name!r} is not in {sources_file}: its titles are blank", file=sys.stderr)
             continue
         try:
             courses = pipeline.read(sources[name]).valid["courses"]
@@ -264,7 +293,7 @@ def cmd_unknowns(args: argparse.Namespace) -> int:
     from .unknowns import write_csv
 
     if args.source:
-        find_source(load_sources(args.sources_file), args.source)  # a name that is not there: say so
+        _select(args.sources_file, args.source)  # a name that is not there: say so
     targets = {vendor: _target(vendor).settings().account for vendor in _vendors(args)}
     ledger = Ledger()
     try:

@@ -8,6 +8,9 @@ import datetime as dt
 import io
 import json
 
+import pytest
+import yaml
+from broken_sources import BROKEN_LINES, assert_broken_reported, mixed_sources
 from sync_support import sync
 
 from course_pipeline.cli import main
@@ -201,3 +204,76 @@ def test_an_item_a_dead_run_left_in_flight_keeps_the_run_and_time_it_was_sent(ca
     assert held.counts["unknown"] == 1 and held.requests == 0
     (after,) = listed()
     assert (after["status"], after["run_id"], after["sent_at"]) == ("unknown", "dead-run", before["sent_at"])
+
+
+def test_broken_sources_are_reported_and_the_good_one_is_validated(tmp_path, capsys):
+    assert main(["validate", str(mixed_sources(tmp_path))]) == 2
+    out, err = capsys.readouterr()
+    assert_broken_reported([line.removeprefix("error: ") for line in err.strip().splitlines()])
+    assert "== good" in out and "== missing" not in out
+    assert main(["validate", str(tmp_path / "sources.yaml"), "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert_broken_reported([e["error"] for e in doc["errors"]])
+    assert [e["source"] for e in doc["errors"]] == list(BROKEN_LINES)
+    courses = next(t for t in doc["tables"] if t["table"] == "courses")
+    assert (courses["source"], courses["valid"]) == ("good", 1)
+
+
+def test_only_the_named_source_is_looked_at(tmp_path, capsys):
+    sources_file = str(mixed_sources(tmp_path))
+    assert main(["validate", sources_file, "--source", "good"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["payloads", sources_file, "--source", "good", "--vendor", "kombo"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["items"][0]["origin_id"] == "C1"
+    assert main(["validate", sources_file, "--source", "missing"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: source 'missing'") and "nope.csv" in err and len(err.strip().splitlines()) == 1
+    assert main(["payloads", sources_file, "--source", "folder", "--vendor", "kombo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: source 'folder'") and "is a folder" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("sources: [name: x\n", "not valid YAML"),
+    ("sources: {x: 1}\n", "must hold a list under the key 'sources'"),
+])
+def test_a_sources_file_that_cannot_be_read_fails_whole(tmp_path, capsys, text, fragment):
+    (tmp_path / "sources.yaml").write_text(text)
+    for command in ("validate", "plan", "sync"):
+        assert main([command, str(tmp_path / "sources.yaml")]) == 2
+        out, err = capsys.readouterr()
+        assert err.startswith("error:") and fragment in err and out == "", (command, out, err)
+
+
+def test_a_name_given_twice_is_one_broken_source(tmp_path, capsys):
+    (tmp_path / "a.csv").write_text("course_id,title\nC1,One\n", encoding="utf-8")
+    entries = [{"name": n, "format": "csv", "path": "a.csv", "tables": {"courses": {}}} for n in ("dup", "ok", "dup")]
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": entries}))
+    assert main(["validate", str(tmp_path / "sources.yaml")]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines() == ["error: source 'dup': the name is given to more than one source "
+                                        "(sources[0], sources[2]); source names must be unique"]
+    assert "== ok" in out and "== dup" not in out
+
+
+def test_plan_reports_broken_sources_and_plans_the_good_one(env, tmp_path, capsys):
+    assert main(["plan", str(mixed_sources(tmp_path)), "--json"]) == 2
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert list(doc["failed_sources"]) == list(BROKEN_LINES)
+    assert_broken_reported(list(doc["failed_sources"].values()))
+    assert {v: c["created"] for v, c in doc["vendors"].items()} == dict.fromkeys(doc["vendors"], 1)
+    assert all(c["requests"] == 0 for c in doc["vendors"].values())  # a plan sends nothing
+    assert "Traceback" not in err
+
+
+def test_sync_reports_broken_sources_and_syncs_the_good_one(env, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    assert main(["sync", str(mixed_sources(tmp_path)), "--vendor", "thought_industries"]) == 2
+    out, err = capsys.readouterr()
+    failed = [line.strip() for line in out.splitlines() if ": failed: " in line]
+    assert [line.split(":")[0] for line in failed] == list(BROKEN_LINES)
+    assert_broken_reported([line.split(": failed: ", 1)[1] for line in failed])
+    assert "Traceback" not in err and "Traceback" not in out
+    assert env.state()["vendors"]["thought_industries"]["created_per_key"] == {"C1": 1}

@@ -160,6 +160,15 @@ def map_table(frame: pd.DataFrame, source: SourceConfig, table: str) -> tuple[pd
     return mapped, errors
 
 
+def check_defaults(source: SourceConfig) -> None:
+    """ConfigError for the first default that does not parse as its column's values would: a source with one
+    cannot be configured, which is said before any of its files is read."""
+    for table, columns in source.defaults.items():
+        for column, value in columns.items():
+            if column != "custom_fields":  # kept as given (map_table does not parse them)
+                _parse_default(value, TABLES[table].columns[column], table, column, source)
+
+
 def _parse_default(value: Any, kind: str, table: str, column: str, source: SourceConfig) -> Any:
     """A default is parsed like a value from the source; one that cannot be read is a config error."""
     errors = values.CellErrors()

@@ -23,6 +23,7 @@ import pandas as pd
 import python_calamine
 
 from .errors import SourceReadError
+from .rejects import display_value
 from .sources import InputLimits, SourceConfig
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
@@ -482,17 +483,24 @@ def get_path(record: Any, path: str) -> Any:
 _FILTER = re.compile(r"^(?P<path>.*?)\[(?P<field>[^\]=!]+?)\s*(?P<op>!?=)\s*(?P<values>[^\]]*)\]$")
 
 
-def _records_at(node: Any, path: str, where: str) -> list[tuple[str, dict]]:
-    """The records at path; `path[field=a|b]` keeps those whose field is a or b, `[field!=a]` the others."""
-    keep = None
+def _split_filter(path: str) -> tuple[str, Any]:
+    """`path[field=a|b]` -> (path, the filter's match), or (path, None) without a filter."""
     match = _FILTER.match(path)
+    return (match["path"], match) if match else (path, None)
+
+
+def _records_at(node: Any, path: str, where: str) -> list[tuple[str, dict]] | None:
+    """The records at path; `path[field=a|b]` keeps those whose field is a or b, `[field!=a]` the others.
+    None when the path leads nowhere in node (a key it lacks, or null), as opposed to an empty list."""
+    keep = None
+    path, match = _split_filter(path)
     if match:
-        path, field, wanted = match["path"], match["field"].strip(), set(match["values"].split("|"))
+        field, wanted = match["field"].strip(), set(match["values"].split("|"))
         negate = match["op"] == "!="
         keep = lambda rec: (str(get_path(rec, field)) in wanted) != negate  # noqa: E731
     found = get_path(node, path)
     if found is None:
-        return []
+        return None
     at = where if path == "$" else f"{where}.{path}"
     if isinstance(found, dict):  # a single record (a course-level object, a related record) rather than a list
         return [(at, found)] if keep is None or keep(found) else []
@@ -500,6 +508,60 @@ def _records_at(node: Any, path: str, where: str) -> list[tuple[str, dict]]:
         raise SourceReadError(f"{at} should be a list of records, found {type(found).__name__}")
     return [(f"{at}[{i}]", rec) for i, rec in enumerate(found)
             if isinstance(rec, dict) and (keep is None or keep(rec))]
+
+
+_KEYS_SHOWN = 12
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(type(value), "a number")
+
+
+def _keys(record: dict) -> str:
+    keys = [display_value(k)[:40] for k in list(record)[:_KEYS_SHOWN]]
+    more = f", … ({len(record)} keys)" if len(record) > _KEYS_SHOWN else ""
+    return f"keys: {', '.join(keys)}{more}" if keys else "no keys"
+
+
+def path_miss(node: Any, path: str, *, root: str) -> str:
+    """Where a dotted path stops leading anywhere in node, and what is there instead: what a person needs to
+    correct a path ("'data' has no key 'items' (keys: courses, meta)"). root names node ("the document")."""
+    value, walked = node, []
+    for part in [p for p in path.split(".") if p != "$"]:
+        here = repr(".".join(walked)) if walked else root
+        if isinstance(value, dict):
+            if part not in value:
+                return f"{here} has no key {part!r} ({_keys(value)})"
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit():
+            if int(part) >= len(value):
+                return f"{here} holds {len(value)} item(s), so there is no item {part}"
+            value = value[int(part)]
+        else:
+            return f"{here} is {_json_kind(value)}, not an object with the key {part!r}"
+        walked.append(part)
+    return f"{repr('.'.join(walked)) if walked else root} is null"
+
+
+def _no_courses(document: Any, path: str) -> str | None:
+    """Why the courses path found no course; None when it found an empty list (an empty catalog, not an error)."""
+    base, match = _split_filter(path)
+    found = get_path(document, base)
+    at = "the document's root" if base == "$" else repr(base)
+    if found is None:
+        return path_miss(document, base, root="the document")
+    if isinstance(found, list) and not found:
+        return None
+    records = [r for r in found if isinstance(r, dict)] if isinstance(found, list) else [found]
+    if not records:
+        return f"{at} holds {len(found)} value(s) but no records (JSON objects)"
+    field = match["field"].strip()
+    seen = sorted({display_value(get_path(r, field))[:40] or "(none)" for r in records})
+    shown = ", ".join(seen[:_KEYS_SHOWN]) + (", …" if len(seen) > _KEYS_SHOWN else "")
+    return (f"the filter [{field}{match['op']}{match['values']}] kept none of the {len(records)} record(s) at {at} "
+            f"({field} values there: {shown})")
 
 
 def load_json(file: Path, limits: InputLimits | None = None) -> Any:
@@ -534,11 +596,40 @@ def detect_json_encoding(raw: bytes) -> str:
     return "utf-8"
 
 
-def read_cms_tables(source: SourceConfig) -> dict[str, pd.DataFrame]:
-    """Walk courses -> modules (-> sub-modules) -> lessons -> materials, each by its configured path."""
+# The parent keys a nested record takes from the records around it (an empty table has the columns too).
+_INHERITED = {"courses": (), "modules": ("course_id", "parent_module_id"), "lessons": ("course_id", "module_id"),
+              "materials": ("lesson_id",)}
+
+
+@dataclass
+class _PathUse:
+    """A nested table's path over the records it is looked up in: if it leads nowhere in every one of them,
+    the setting points at something the export does not hold (a typo, a moved envelope)."""
+
+    looked: int = 0
+    found: int = 0
+    first_miss: tuple[Any, str] | None = None  # a record it led nowhere in, and that record's JSON path
+
+
+def read_cms_tables(source: SourceConfig) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Walk courses -> modules (-> sub-modules) -> lessons -> materials, each by its configured path. A path
+    that leads nowhere (in the document for courses; in every record above it for the others) is that
+    table's error; a path that leads to an empty list is an empty table."""
     document = load_json(source.path, source.limits)
     tables = source.tables
+    file = source.path.name
     rows: dict[str, list[dict]] = {name: [] for name in tables}
+    uses: dict[tuple[str, str], _PathUse] = {}  # (table, setting) -> how its path fared
+
+    def records(table: str, setting: str, node: Any, path: str, where: str) -> list[tuple[str, dict]]:
+        found = _records_at(node, path, where)
+        use = uses.setdefault((table, setting), _PathUse())
+        use.looked += 1
+        if found is None:
+            use.first_miss = use.first_miss or (node, where)
+            return []
+        use.found += 1
+        return found
 
     def key_of(table: str, record: dict) -> Any:
         column = tables[table].columns.get({"courses": "course_id", "modules": "module_id",
@@ -555,14 +646,15 @@ def read_cms_tables(source: SourceConfig) -> dict[str, pd.DataFrame]:
     def walk_lessons(node: Any, where: str, inherited: dict[str, Any]) -> None:
         if "lessons" not in tables:
             return
-        for lwhere, lesson in _records_at(node, tables["lessons"].path, where):
+        for lwhere, lesson in records("lessons", "path", node, tables["lessons"].path, where):
             emit("lessons", lwhere, lesson, inherited)
             if "materials" in tables:
-                for mwhere, material in _records_at(lesson, tables["materials"].path, lwhere):
+                for mwhere, material in records("materials", "path", lesson, tables["materials"].path, lwhere):
                     emit("materials", mwhere, material, {"lesson_id": key_of("lessons", lesson)})
 
-    def walk_modules(node: Any, where: str, path: str, course_id: Any, parent_id: Any) -> None:
-        for mwhere, module in _records_at(node, path, where):
+    def walk_modules(node: Any, where: str, setting: str, course_id: Any, parent_id: Any) -> None:
+        path = tables["modules"].path if setting == "path" else tables["modules"].children
+        for mwhere, module in records("modules", setting, node, path, where):
             inherited = {"course_id": course_id}
             if parent_id is not None:
                 inherited["parent_module_id"] = parent_id
@@ -570,28 +662,45 @@ def read_cms_tables(source: SourceConfig) -> dict[str, pd.DataFrame]:
             module_id = key_of("modules", module)
             walk_lessons(module, mwhere, {"course_id": course_id, "module_id": module_id})
             if tables["modules"].children:
-                walk_modules(module, mwhere, tables["modules"].children, course_id, module_id)
+                walk_modules(module, mwhere, "children", course_id, module_id)
 
     top = tables["courses"].path
-    for cwhere, course in _records_at(document, top, "$"):
+    courses = _records_at(document, top, "$")
+    if not courses and (why := _no_courses(document, top)):
+        raise SourceReadError(f"courses path {top!r} matched nothing in {file}: {why}", source=source.name,
+                              table="courses")
+    for cwhere, course in courses or []:
         emit("courses", cwhere, course, {})
         course_id = key_of("courses", course)
         if "modules" in tables:
-            walk_modules(course, cwhere, tables["modules"].path, course_id, None)
+            walk_modules(course, cwhere, "path", course_id, None)
         else:
             walk_lessons(course, cwhere, {"course_id": course_id})
 
+    errors = {}
+    for (table, setting), use in uses.items():
+        if use.looked and not use.found:
+            node, where = use.first_miss
+            path = getattr(tables[table], setting)
+            within = {"modules": "module" if setting == "children" else "course",
+                      "lessons": "module" if "modules" in tables else "course", "materials": "lesson"}[table]
+            why = path_miss(node, _split_filter(path)[0], root="the record")
+            errors[table] = str(SourceReadError(
+                f"{table} {setting} {path!r} matched nothing in {file}: not in any of the {use.looked} {within} "
+                f"record(s); at {where}, {why}", source=source.name, table=table))
     frames = {}
-    for table, records in rows.items():
-        frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(
-            columns=list(tables[table].columns.values()) + ["_sheet"])
+    for table, table_rows in rows.items():
+        if table in errors:
+            continue
+        frame = pd.DataFrame.from_records(table_rows) if table_rows else pd.DataFrame(
+            columns=[*tables[table].columns.values(), *(INHERITED_PREFIX + k for k in _INHERITED[table]), "_sheet"])
         sheets = frame.pop("_sheet").tolist()
         frame = frame.astype(object).where(frame.notna(), None)
         frame = _origin(frame, source=source.name, file=source.path, sheet=None,
                         rows=range(1, len(frame) + 1))
         frame["_sheet"] = pd.Series(sheets, index=frame.index, dtype="str")
         frames[table] = frame
-    return frames
+    return frames, errors
 
 
 def read_tables(source: SourceConfig) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -608,10 +717,9 @@ def read_tables(source: SourceConfig) -> tuple[dict[str, pd.DataFrame], dict[str
             return {}, {table: str(exc) for table in source.tables}
     if source.format == "cms_json":
         try:
-            frames = read_cms_tables(source)
-        except SourceReadError as exc:
-            errors = {table: str(exc) for table in source.tables}
-        return frames, errors
+            return read_cms_tables(source)
+        except SourceReadError as exc:  # the document cannot be read, or its courses path found nothing
+            return {}, {exc.table: str(exc)} if exc.table else {table: str(exc) for table in source.tables}
     reader = read_csv_table if source.format == "csv" else read_xlsx_table
     for table in source.tables:
         try:

@@ -241,11 +241,13 @@ def parse_source(raw: Any, *, base_dir: Path, index: int) -> SourceConfig:
         raise ConfigError(f"sources[{index}] must be a mapping with name, path, format and tables")
     name = raw.get("name")
     if not name or not isinstance(name, str):
-        raise ConfigError(f"sources[{index}] has no name")
+        raise ConfigError(f"sources[{index}] has no name; every source needs one (it names the Dagster partition)")
     _unknown_keys(raw, _SOURCE_KEYS, source=name, where="the source")
     fmt = raw.get("format")
     if fmt not in FORMATS:
-        raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}", source=name)
+        file = f" for {raw['path']}" if raw.get("path") else ""
+        raise ConfigError(f"format {fmt!r}{file} is not one we read; expected one of {', '.join(FORMATS)}",
+                          source=name)
     if not raw.get("path"):
         raise ConfigError("path is missing: the catalog file to read", source=name)
     path = confined(base_dir, raw["path"], source=name)
@@ -268,11 +270,15 @@ def parse_source(raw: Any, *, base_dir: Path, index: int) -> SourceConfig:
         limits=_parse_limits(raw.get("limits"), source=name), hidden=hidden,
     )
     _check_aliases(source)
+    from .mapping import check_defaults  # mapping parses values, which needs this module
+
+    check_defaults(source)
     for file in source.files():
         if file.is_dir():
-            raise ConfigError(f"path {file} is a folder, not a catalog file", source=name)
+            raise ConfigError(f"path {file} is a folder, not a catalog file: expected the {fmt} file itself",
+                              source=name)
         if not file.is_file():
-            raise ConfigError(f"file not found: {file}", source=name)
+            raise ConfigError(f"file not found: {file} (expected the {fmt} catalog there)", source=name)
     return source
 
 
@@ -349,32 +355,76 @@ def _read_document(path: Path) -> list:
     return doc["sources"]
 
 
-def load_sources_leniently(path: str | Path) -> tuple[list[SourceConfig], list[str]]:
-    """Every source that can be configured, and a message for each that cannot: for the sensor, where
-    one broken source must not stop the others."""
+@dataclass(frozen=True)
+class BrokenSource:
+    """A source named in sources.yaml that cannot be configured (a missing file, an unknown format, a folder
+    where a file belongs): every door reports it in one line and goes on with the others."""
+
+    name: str  # its name, or sources[i] when the entry has none
+    error: str  # names the source, the setting or file, and what was expected
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Every entry of a sources file, in its order: a SourceConfig, or a BrokenSource saying why not."""
+
+    path: Path
+    entries: tuple[SourceConfig | BrokenSource, ...]
+
+    @property
+    def configured(self) -> list[SourceConfig]:
+        return [e for e in self.entries if isinstance(e, SourceConfig)]
+
+    @property
+    def broken(self) -> list[BrokenSource]:
+        return [e for e in self.entries if isinstance(e, BrokenSource)]
+
+    def select(self, name: str | None) -> Sources:
+        """Only the entry named (configured or broken), or all of them; a name the file lacks is an error."""
+        if name is None:
+            return self
+        chosen = tuple(e for e in self.entries if e.name == name)
+        if not chosen:
+            raise ConfigError(f"no source named {name!r}; known sources: {', '.join(e.name for e in self.entries)}")
+        return Sources(self.path, chosen)
+
+    def get(self, name: str) -> SourceConfig:
+        """The source named; ConfigError (its own message) if it is broken or the file names no such source."""
+        (entry,) = self.select(name).entries
+        if isinstance(entry, BrokenSource):
+            raise ConfigError(entry.error)
+        return entry
+
+
+def read_sources(path: str | Path) -> Sources:
+    """Read and check sources.yaml, each source on its own: one that cannot be configured is a BrokenSource
+    and the others are unaffected. A file that cannot be read as a list of sources raises ConfigError.
+    Paths inside it are relative to the file itself."""
     path = Path(path)
-    sources, problems = [], []
+    entries: list[SourceConfig | BrokenSource] = []
     for index, raw in enumerate(_read_document(path)):
         try:
-            sources.append(parse_source(raw, base_dir=path.parent, index=index))
+            entries.append(parse_source(raw, base_dir=path.parent, index=index))
         except ConfigError as exc:
-            problems.append(str(exc))
-    return sources, problems
+            name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
+            entries.append(BrokenSource(name=name or f"sources[{index}]", error=str(exc)))
+    # A name given twice: which of the two is meant cannot be told, so that name is one broken source.
+    names = [e.name for e in entries]
+    kept: list[SourceConfig | BrokenSource] = []
+    for entry in entries:
+        if names.count(entry.name) == 1:
+            kept.append(entry)
+        elif entry.name not in {e.name for e in kept}:
+            at = ", ".join(f"sources[{i}]" for i, n in enumerate(names) if n == entry.name)
+            kept.append(BrokenSource(entry.name, str(ConfigError(
+                f"the name is given to more than one source ({at}); source names must be unique",
+                source=entry.name))))
+    return Sources(path, tuple(kept))
 
 
 def load_sources(path: str | Path) -> list[SourceConfig]:
-    """Read and check sources.yaml. Paths inside it are relative to the file itself."""
-    path = Path(path)
-    sources = [parse_source(raw, base_dir=path.parent, index=i) for i, raw in enumerate(_read_document(path))]
-    names = [s.name for s in sources]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ConfigError(f"{path}: source names must be unique; repeated: {', '.join(duplicated)}")
-    return sources
-
-
-def find_source(sources: list[SourceConfig], name: str) -> SourceConfig:
-    for source in sources:
-        if source.name == name:
-            return source
-    raise ConfigError(f"no source named {name!r}; known sources: {', '.join(s.name for s in sources)}")
+    """Every source of sources.yaml, or ConfigError naming the first that cannot be configured."""
+    sources = read_sources(path)
+    if sources.broken:
+        raise ConfigError(sources.broken[0].error)
+    return sources.configured

@@ -6,7 +6,6 @@ import os
 
 import dagster as dg
 
-from ..catalog.sources import load_sources_leniently
 from ..vendors import VENDOR_NAMES
 from .catalog_assets import CATALOG_FILE
 from .partitions import catalog_partitions
@@ -51,12 +50,12 @@ def catalog_sensor_for(job) -> dg.SensorDefinition:
             context.log.warning(line)  # a killed run must not hold its vendor's pool until someone notices
         seen: dict[str, dict] = {name: (entry if isinstance(entry, dict) else {"hash": entry, "changes": 0})
                                  for name, entry in (json.loads(context.cursor) if context.cursor else {}).items()}
-        sources, problems = load_sources_leniently(catalog_sources.path)
-        for problem in problems:
-            context.log.error(f"skipped: {problem}")
+        sources = catalog_sources.read()
+        for broken in sources.broken:  # no partition, no run; its cursor entry is kept for when it is fixed
+            context.log.error(f"skipped: {broken.error}")
         known = set(context.instance.get_dynamic_partitions(catalog_partitions.name))
         new_partitions, run_requests, observations = [], [], []
-        for source in sources:
+        for source in sources.configured:
             try:
                 digest = source.content_hash()
             except OSError as exc:  # unreadable right now: say so, look again next time

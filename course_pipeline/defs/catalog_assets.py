@@ -54,6 +54,7 @@ def raw_catalog(context: dg.AssetExecutionContext, catalog_sources: CatalogSourc
         check_name=TABLES_READABLE,
         passed=not catalog.table_errors,
         severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(catalog.table_errors.values()) or None,
         metadata={"unreadable_tables": dg.MetadataValue.md(
             "\n".join(f"- **{t}**: {why}" for t, why in catalog.table_errors.items()) or "none")},
     )

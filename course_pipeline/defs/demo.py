@@ -7,7 +7,7 @@ import socket
 
 from tabulate import tabulate
 
-from ..catalog.sources import load_sources
+from ..catalog.sources import read_sources
 from ..ledger import describe_url, ledger_url
 from ..pipeline import COUNT_KEYS
 from .definitions import enabled_vendors
@@ -23,14 +23,17 @@ def _free(port: int) -> bool:
 
 
 def run_demo(sources_file: str) -> int:
-    sources = load_sources(sources_file)
+    selected = read_sources(sources_file)
+    sources = selected.configured
     vendors = enabled_vendors()
     instance = local_instance()
     # The clients' default base URLs point at port 8787; another free port works just as well.
     with SandboxServer(port=SANDBOX_PORT if _free(SANDBOX_PORT) else 0) as sandbox:
         print(f"vendor sandbox at {sandbox.url}; syncing {len(sources)} catalog(s) to {', '.join(vendors)} …")
         os.environ[SANDBOX_URL_ENV] = sandbox.url  # the sandbox targets read it when the runs start
-        outcome = run_sync(sources_file, sources, vendors, instance=instance)
+        outcome = run_sync(sources_file, sources, vendors, instance=instance, broken=selected.broken)
+    for broken in selected.broken:
+        print(f"\n== {broken.name}: not run: {broken.error}")
     for source in sources:
         result = outcome.runs[source.name]
         if source.name in outcome.failed_sources:

@@ -17,7 +17,8 @@ from urllib.parse import urlparse
 
 import dagster as dg
 
-from ..catalog.sources import SourceConfig, find_source, load_sources
+from ..catalog.errors import ConfigError
+from ..catalog.sources import SourceConfig, Sources, read_sources
 from ..ledger import Ledger
 from ..paths import default_sources_file, state_dir
 from ..vendors.base import PayloadBuilder
@@ -40,11 +41,20 @@ class CatalogSources(dg.ConfigurableResource):
     def path(self) -> Path:
         return Path(self.sources_file) if self.sources_file else default_sources_file()
 
+    def read(self) -> Sources:
+        return read_sources(self.path)
+
     def all(self) -> list[SourceConfig]:
-        return load_sources(self.path)
+        """Every source that can be configured; the others are reported where they are used."""
+        return self.read().configured
 
     def get(self, name: str) -> SourceConfig:
-        return find_source(self.all(), name)
+        """A partition's source. One that cannot be configured fails the run with its one-line reason (and
+        without a retry: nothing changes until sources.yaml does); the other partitions are unaffected."""
+        try:
+            return self.read().get(name)
+        except ConfigError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 class LedgerResource(dg.ConfigurableResource):

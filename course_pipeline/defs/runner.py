@@ -2,14 +2,15 @@
 run `course-pipeline sync` or `make demo` makes is there to inspect in the UI."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from filelock import FileLock
 
 from ..catalog.errors import ConfigError
-from ..catalog.sources import SourceConfig
+from ..catalog.sources import BrokenSource, SourceConfig
 from ..paths import dagster_home
 from ..pipeline import VendorTotals
 from ..sync import OUTCOMES
@@ -19,31 +20,37 @@ from .recovery import pool_holders, release_dead_runs
 from .resources import CatalogSources
 from .sync_assets import sync_asset_key, vendor_pool
 
-# The step-by-step event log belongs in the UI; the terminal gets warnings and the summary.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The step-by-step event log belongs in the UI; the terminal gets the summary, where a failed run is one line
+# (its traceback stays in the run's events).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+INSTANCE_LOCK = ".instance.lock"  # in DAGSTER_HOME
 
 
 def local_instance() -> dg.DagsterInstance:
     """The instance in DAGSTER_HOME, else the project's dagster_home/ (never the working directory's)."""
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
-    return dg.DagsterInstance.from_config(str(home))
+    # Opening a fresh home creates Dagster's SQLite tables, unguarded against another process doing the same
+    # ("table runs already exists", an IntegrityError on alembic_version): two first syncs take turns here.
+    with FileLock(home / INSTANCE_LOCK):
+        return dg.DagsterInstance.from_config(str(home))
 
 
 @dataclass
 class SyncOutcome:
     totals: VendorTotals = field(default_factory=VendorTotals)
     runs: dict[str, dg.ExecuteInProcessResult] = field(default_factory=dict)
-    failed_sources: dict[str, str] = field(default_factory=dict)  # source -> why its run failed
+    failed_sources: dict[str, str] = field(default_factory=dict)  # source -> why its run failed (or cannot run)
     guarded: dict[str, dict[str, str]] = field(default_factory=dict)  # source -> vendor -> the guard's verdict
 
 
 def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: list[str], *,
              instance: dg.DagsterInstance | None = None, dry_run: bool = False, only_failed: bool = False,
              allow_deactivations: int = 0, quiet: bool = True, tags: dict[str, str] | None = None,
-             notify: Callable[[str], None] = lambda message: None) -> SyncOutcome:
+             broken: Sequence[BrokenSource] = (), notify: Callable[[str], None] = lambda message: None) -> SyncOutcome:
     """Materialize the sync job's assets for each source, with the definitions' own resources: the door
-    `course-pipeline sync`, `plan` (dry_run, on a throw-away instance) and `make demo` go through.
+    `course-pipeline sync`, `plan` (dry_run, on a throw-away instance) and `make demo` go through. A source
+    that cannot be configured (broken) is not run: it is a failed source, and the others go on.
     allow_deactivations: this run's go-ahead past the deactivation guard. notify: told what a run waits
     for, and which dead runs were cleared."""
     instance = instance or local_instance()
@@ -56,7 +63,7 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
                                                             "allow_deactivations": allow_deactivations}}
                              for v in vendors}
     pools = [vendor_pool(v) for v in vendors]
-    outcome = SyncOutcome()
+    outcome = SyncOutcome(failed_sources={source.name: source.error for source in broken})
     for source in sources:
         if not dry_run:
             for line in release_dead_runs(instance, pools) + pool_holders(instance, pools):
@@ -94,9 +101,14 @@ def _config_problem(exc: dg.DagsterInvalidConfigError) -> str:
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
+    for check in result.get_asset_check_evaluations():  # a blocking check that stopped the run says why
+        if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.description:
+            return check.description
     for event in result.all_events:
         if event.is_failure and event.event_specific_data is not None:
             error = getattr(event.event_specific_data, "error", None)
-            if error is not None:
-                return error.message.strip().splitlines()[0]
+            if error is not None:  # "dagster._core.definitions.events.Failure: why" -> "why"
+                first = error.message.strip().splitlines()[0]
+                kind, _, why = first.partition(": ")
+                return why if why and error.cls_name and kind.endswith(error.cls_name) else first
     return "the run failed (see the Dagster UI)"

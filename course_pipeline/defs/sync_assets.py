@@ -2,6 +2,7 @@
 (one step per vendor across all runs, dagster.yaml), and sync_report: every outcome of the run, joined
 to the catalog row it came from."""
 
+import logging
 import time
 
 import dagster as dg
@@ -22,6 +23,8 @@ NO_FAILED_ITEMS = "no_failed_items"
 DEACTIVATION_GUARD = "deactivation_guard"
 FAILURES_SHOWN = 25
 STEP_RETRIES = 1
+# What a sync step waits for, also for the command line (whose console shows only critical run events).
+WAITING = logging.getLogger("course_pipeline.waiting")
 
 
 class SyncConfig(dg.Config):
@@ -114,7 +117,8 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
                                         catalog_ids=valid_catalog.catalog_course_ids, run_id=context.run.run_id,
                                         dry_run=config.dry_run, only_failed=config.only_failed,
                                         allow_deactivations=config.allow_deactivations, limit=limit,
-                                        progress=progress, notify=context.log.warning)
+                                        progress=progress, notify=lambda line: (context.log.warning(line),
+                                                                                WAITING.info(line)))
         except (SyncStopped, AccountBusy) as exc:  # not the infrastructure's: a step retry would not help
             raise dg.Failure(str(exc), allow_retries=False) from None
         finally:

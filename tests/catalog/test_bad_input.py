@@ -236,21 +236,79 @@ def test_zip_that_is_not_a_workbook(sources):
     ({"name": "x", "format": "csv", "path": "src.csv", "tables": {"courses": {}}, "colums": {}},
      "unknown key 'colums'"),
     ({"name": "x", "format": "csv", "path": "missing.csv", "tables": {"courses": {}}}, "file not found"),
-    ({"name": "x", "format": "tsv", "path": "src.csv", "tables": {"courses": {}}}, "format must be one of"),
+    ({"name": "x", "format": "tsv", "path": "src.csv", "tables": {"courses": {}}},
+     "format 'tsv' for src.csv is not one we read; expected one of csv"),
     ({"name": "x", "format": "csv", "path": "src.csv", "tables": {"courses": {"columns": {"titel": "T"}}}},
      "unknown column 'titel'"),
     ({"name": "x", "format": "csv", "path": "src.csv", "tables": {"lessons": {}}}, "tables.courses is missing"),
     ({"name": "x", "format": "csv", "path": "src.csv", "tables": {"courses": {}},
       "conventions": {"duration_unit": "days"}}, "duration_unit must be one of"),
     ({"name": "x", "format": "csv", "path": "src.csv", "tables": {"courses": {}},
-      "defaults": {"courses": {"languages": ["not a language"]}}}, None),
+      "defaults": {"courses": {"languages": ["not a language"]}}}, "defaults.courses.languages"),
 ])
 def test_config_errors_name_source_and_key(sources, entry, fragment):
     (sources.dir / "src.csv").write_text("course_id,title\nC1,A\n", encoding="utf-8")
-    if fragment is None:  # a default that cannot be parsed is caught when the catalog is read
-        with pytest.raises(ConfigError, match="defaults.courses.languages"):
-            extract_catalog(sources.source(entry))
-        return
     with pytest.raises(ConfigError, match=fragment) as info:
         sources.source(entry)
     assert "source 'x'" in str(info.value)
+
+
+def cms_source(sources, document, tables):
+    (sources.dir / "export.json").write_text(json.dumps(document), encoding="utf-8")
+    return sources.source({"name": "cms", "format": "cms_json", "path": "export.json", "tables": tables})
+
+
+COURSES = {"columns": {"course_id": "id", "title": "title"}}
+MODULES = {"path": "modules", "columns": {"module_id": "id", "title": "title"}}
+
+
+@pytest.mark.parametrize("document, path, why", [
+    ({"data": {"courses": [{"id": 1}], "meta": {}}}, "data.items", "'data' has no key 'items' (keys: courses, meta)"),
+    ({"items": [{"id": 1}]}, "data", "the document has no key 'data' (keys: items)"),  # the envelope moved
+    ({"data": None}, "data", "'data' is null"),
+    ({"data": {"items": "x"}}, "data.items.0", "'data.items' is a string, not an object with the key '0'"),
+    ({"data": [1, 2]}, "data", "'data' holds 2 value(s) but no records (JSON objects)"),
+    ({"data": [{"id": 1, "type": "Page"}, {"id": 2}]}, "data[type=Course]",
+     "the filter [type=Course] kept none of the 2 record(s) at 'data' (type values there: (none), Page)"),
+])
+def test_a_courses_path_that_matches_nothing_is_a_read_error(sources, document, path, why):
+    result = validated(cms_source(sources, document, {"courses": {"path": path, **COURSES}}))
+    assert result.table_errors == {"courses": f"source 'cms' table 'courses': courses path {path!r} matched nothing "
+                                              f"in export.json: {why}"}
+    assert result.valid["courses"].empty
+
+
+def test_a_courses_path_that_matches_an_empty_list_is_an_empty_catalog(sources):
+    result = validated(cms_source(sources, {"data": []}, {"courses": {"path": "data", **COURSES},
+                                                          "modules": MODULES}))
+    assert result.table_errors == {} and result.summary["rows"].sum() == 0
+
+
+def test_a_nested_path_is_an_error_only_when_no_record_has_it(sources):
+    document = {"data": [{"id": 1, "title": "A", "modulez": [{"id": "m1", "title": "M"}]}, {"id": 2, "title": "B"}]}
+    result = validated(cms_source(sources, document, {"courses": {"path": "data", **COURSES}, "modules": MODULES}))
+    assert result.table_errors == {"modules": (
+        "source 'cms' table 'modules': modules path 'modules' matched nothing in export.json: not in any of the 2 "
+        "course record(s); at $.data[0], the record has no key 'modules' (keys: id, title, modulez)")}
+    assert result.valid["courses"]["course_id"].tolist() == ["1", "2"]  # the courses were read
+    # One course with modules and one without, or all with an empty list: that is what the export holds.
+    for second in ({"id": 2, "title": "B"}, {"id": 2, "title": "B", "modules": []}):
+        document = {"data": [{"id": 1, "title": "A", "modules": []}, second]}
+        result = validated(cms_source(sources, document, {"courses": {"path": "data", **COURSES}, "modules": MODULES}))
+        assert result.table_errors == {} and result.valid["courses"]["course_id"].tolist() == ["1", "2"]
+
+
+def test_validate_exits_2_for_a_courses_path_that_matches_nothing(sources, capsys):
+    from course_pipeline.cli import main
+
+    cms_source(sources, {"items": [{"id": 1, "title": "One"}]}, {"courses": {"path": "data", **COURSES}})
+    assert main(["validate", str(sources.dir / "sources.yaml")]) == 2
+    assert "courses path 'data' matched nothing in export.json" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fmt, fragment", [("imscc", "holds no .imscc or .zip cartridge"), ("olx", "no course.xml")])
+def test_an_export_folder_with_no_course_is_a_read_error(sources, fmt, fragment):
+    (sources.dir / "exports").mkdir()
+    (sources.dir / "exports" / "readme.txt").write_text("nothing here")
+    result = validated(sources.source({"name": "lms", "format": fmt, "path": "exports"}))
+    assert fragment in result.table_errors["courses"] and result.valid["courses"].empty

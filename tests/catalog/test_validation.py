@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 
 from course_pipeline.catalog.mapping import extract_catalog
-from course_pipeline.catalog.sources import find_source, load_sources
+from course_pipeline.catalog.sources import load_sources, read_sources
 from course_pipeline.catalog.validation import validate_catalog
 
 
@@ -125,4 +125,4 @@ def test_lesson_takes_its_course_from_its_module_and_disagreement_is_rejected(so
 
 def test_find_source_names_the_known_ones(sample_sources_file):
     with pytest.raises(Exception, match="known sources: northwind_academy, partner_kurse, cms_export"):
-        find_source(load_sources(sample_sources_file), "nope")
+        read_sources(sample_sources_file).get("nope")

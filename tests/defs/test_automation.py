@@ -71,8 +71,26 @@ def test_an_unreadable_source_is_logged_and_the_others_go_on(tmp_path, capfd):
     instance = dg.DagsterInstance.ephemeral()
     result = evaluate(instance, write_sources(tmp_path, ["alpha"], broken=True))
     assert [r.partition_key for r in result.run_requests] == ["alpha"]
+    assert [list(r.partition_keys) for r in result.dynamic_partitions_requests] == [["alpha"]]  # none for it
     logged = capfd.readouterr().err
-    assert "source 'broken'" in logged and "file not found" in logged
+    assert "skipped: source 'broken'" in logged and "missing.csv" in logged
+
+
+def test_a_source_that_breaks_is_skipped_and_picked_up_again_when_fixed(tmp_path, capfd):
+    instance = dg.DagsterInstance.ephemeral()
+    sources_file = write_sources(tmp_path, ["alpha", "beta"])
+    first = evaluate(instance, sources_file)
+    apply(instance, first)
+    catalog = (tmp_path / "beta.csv").read_text()
+    (tmp_path / "beta.csv").unlink()
+    broke = evaluate(instance, sources_file, cursor=first.cursor)
+    assert broke.run_requests == [] and "skipped: source 'beta'" in capfd.readouterr().err
+    assert json.loads(broke.cursor)["beta"] == json.loads(first.cursor)["beta"]  # what was synced is remembered
+    (tmp_path / "beta.csv").write_text(catalog, encoding="utf-8")
+    assert evaluate(instance, sources_file, cursor=broke.cursor).run_requests == []  # the same catalog: no run
+    (tmp_path / "beta.csv").write_text(catalog + "C2,Two\n", encoding="utf-8")
+    changed = evaluate(instance, sources_file, cursor=broke.cursor)
+    assert [r.partition_key for r in changed.run_requests] == ["beta"]
 
 
 def test_nightly_schedule_requests_every_partition_once_a_day(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -48,11 +49,15 @@ def test_sample_partition_metadata_and_checks(sample_sources_file):
 
 
 def test_unreadable_table_blocks_validation(sources):
+    from course_pipeline.defs.runner import _failure
+
     sources.csv("")
     result = materialize(sources.dir / "sources.yaml", "src")
     assert not result.success
     assert not checks(result)["tables_readable"].passed
     assert result.asset_materializations_for_node("valid_catalog") == []
+    why = "src.csv is empty: expected a header row and rows of courses"
+    assert _failure(result) == checks(result)["tables_readable"].description == why
 
 
 def test_partitions_are_registered_once(sample_sources_file):
@@ -105,3 +110,55 @@ def test_payload_assets_one_per_vendor_with_metadata(sample_sources_file):
     assert events["highlevel_payloads"]["items"] == 3 and events["highlevel_payloads"]["rejects"] == 1
     assert "material_type" in events["highlevel_payloads"]["rejected_courses"]
     assert events["kombo_payloads"]["sample_payload"]["origin_id"] == "NW-101"
+
+
+def test_a_broken_source_fails_its_own_partition_in_one_line_and_the_others_run(tmp_path):
+    from broken_sources import mixed_sources
+
+    from course_pipeline.catalog.sources import read_sources
+    from course_pipeline.defs.runner import _failure
+
+    sources_file = mixed_sources(tmp_path)
+    resources = {"catalog_sources": CatalogSources(sources_file=str(sources_file))}
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(catalog_partitions.name, ["missing", "good"])  # "missing" was fine once
+    broken = dg.materialize([raw_catalog, valid_catalog], partition_key="missing", instance=instance,
+                            resources=resources, raise_on_error=False)
+    assert not broken.success
+    (failure,) = [e for e in broken.all_events if e.is_step_failure]
+    assert failure.event_specific_data.error.cls_name == "Failure"
+    assert _failure(broken) == read_sources(sources_file).broken[0].error
+    assert not [e for e in broken.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    good = dg.materialize([raw_catalog, valid_catalog], partition_key="good", instance=instance,
+                          resources=resources, raise_on_error=False)
+    assert good.success and metadata(good, "valid_catalog")["valid/courses"] == 1
+
+
+def test_the_code_location_loads_and_its_sensor_ticks_with_broken_sources(tmp_path, monkeypatch):
+    from broken_sources import mixed_sources
+
+    from course_pipeline.defs.definitions import build_defs
+
+    monkeypatch.setenv("COURSE_PIPELINE_SOURCES", str(mixed_sources(tmp_path)))  # what the UI's location reads
+    defs = build_defs()
+    dg.Definitions.validate_loadable(defs)
+    sensor = defs.resolve_sensor_def("catalog_sources_sensor")
+    context = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(),
+                                      resources={"catalog_sources": defs.resources["catalog_sources"]})
+    result = sensor(context)
+    assert [r.partition_key for r in result.run_requests] == ["good"]
+    assert [list(r.partition_keys) for r in result.dynamic_partitions_requests] == [["good"]]
+
+
+def test_a_courses_path_matching_nothing_stops_the_run_before_validation(sources):
+    from course_pipeline.defs.runner import _failure
+
+    (sources.dir / "export.json").write_text(json.dumps({"items": [{"id": 1, "title": "One"}]}))
+    sources.yaml([{"name": "cms", "format": "cms_json", "path": "export.json",
+                   "tables": {"courses": {"path": "data", "columns": {"course_id": "id", "title": "title"}}}}])
+    result = materialize(sources.dir / "sources.yaml", "cms")
+    assert not result.success
+    assert not checks(result)["tables_readable"].passed
+    assert result.asset_materializations_for_node("valid_catalog") == []
+    assert _failure(result) == ("source 'cms' table 'courses': courses path 'data' matched nothing in export.json: "
+                                "the document has no key 'data' (keys: items)")

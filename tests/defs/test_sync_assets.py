@@ -93,3 +93,13 @@ def test_plan_from_another_directory_finds_the_same_ledger(env, catalog, tmp_pat
     assert planned["vendors"]["stackone"]["created"] == 0 and planned["vendors"]["stackone"]["unchanged"] == 10
     assert planned["ledger"] == str(project / "data" / "state" / "ledger.db")
     assert not (elsewhere / "data").exists()
+
+
+def test_a_run_stopped_by_a_blocking_check_is_one_line_without_a_traceback(env, tmp_path, capfd):
+    (tmp_path / "src.csv").write_text("", encoding="utf-8")
+    (tmp_path / "sources.yaml").write_text('sources: [{name: src, format: csv, path: src.csv, tables: {courses: {}}}]')
+    assert main(["plan", str(tmp_path / "sources.yaml")]) == 2
+    out, err = capfd.readouterr()
+    (line,) = [line for line in out.splitlines() if line.strip().startswith("src:")]
+    assert line.endswith(": src.csv is empty: expected a header row and rows of courses")
+    assert "Traceback" not in out + err and "DagsterAssetCheckFailedError" not in out + err

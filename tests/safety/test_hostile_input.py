@@ -258,9 +258,9 @@ def test_encodings_are_read_right_with_no_setting(text, encoding, tmp_path, caps
     assert code == 0, output
     expected = [line.split(text[9])[1] for line in text.splitlines()[1:]]
     from course_pipeline import pipeline
-    from course_pipeline.catalog.sources import find_source, load_sources
+    from course_pipeline.catalog.sources import read_sources
 
-    source = find_source(load_sources(tmp_path / "catalogs" / "sources.yaml"), "bad")
+    source = read_sources(tmp_path / "catalogs" / "sources.yaml").get("bad")
     assert pipeline.read(source).valid["courses"]["title"].tolist() == expected
 
 
