@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
+import random
 import re
 import string
 from dataclasses import dataclass
@@ -23,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from .config import SANDBOX_TOKENS
+from .config import SANDBOX_TOKENS, FaultConfig
 from .core import SimulatedVendor, VendorError, bearer_token
-from .limits import ConcurrencyLimit, Limit, LimitStatus, SlidingWindow
+from .limits import ConcurrencyLimit, Limit, LimitStatus, Refusal, SlidingWindow
 from .schemas import issues, openapi_validator
 from .state import random_id, utc_now
 
@@ -41,6 +42,8 @@ _TITLES = {
     "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED": "Concurrency limit exceeded.",
     "PLATFORM.UNKNOWN_ERROR": "An unknown error occurred.",
     "REMOTE.INPUT_INVALID": "The remote system rejected the input.",
+    "INTEGRATION.AUTHENTICATION_INVALID": "The credentials of the connected tool are invalid.",
+    "LMS.COURSE_UPDATE_NOT_SUPPORTED": "The LMS does not support updating courses.",
 }
 
 
@@ -52,7 +55,7 @@ def _integration_of(scope: dict[str, Any]) -> str:
 
 
 def _concurrency_headers(status: LimitStatus) -> dict[str, str]:
-    return {"Concurrency-Remaining": str(status.remaining)}
+    return {"Concurrency-Limit": str(status.limit), "Concurrency-Remaining": str(status.remaining)}
 
 
 def _error(code: str | None, message: str) -> dict[str, Any]:
@@ -82,14 +85,41 @@ class _Task:
     items: list[dict[str, Any]]
     created_at: str
     due: float  # when it completes (config.clock)
+    failure: dict[str, Any] | None = None  # set: the task ends FAILED with this error, no item processed
     results: list[dict[str, Any]] | None = None
     completed_at: str | None = None
 
     def view(self) -> dict[str, Any]:
-        if self.results is None:
+        if self.completed_at is None:
             return {"task_id": self.task_id, "created_at": self.created_at, "status": "PENDING", "completed_at": None}
+        if self.failure is not None:
+            return {"task_id": self.task_id, "created_at": self.created_at, "status": "FAILED",
+                    "error": self.failure, "completed_at": self.completed_at}
         return {"task_id": self.task_id, "created_at": self.created_at, "status": "COMPLETED",
                 "data": self.results, "completed_at": self.completed_at}
+
+
+class _ActionConcurrency(ConcurrencyLimit):
+    """Kombo limits only actions (POST requests that reach the connected tool); model reads and task polls
+    are not counted, and only action answers carry the Concurrency-* headers."""
+
+    def check(self, scope: dict[str, Any], now: float) -> Refusal | None:
+        return super().check(scope, now) if _is_action(scope) else None
+
+    def commit(self, scope: dict[str, Any], now: float) -> None:
+        if _is_action(scope):
+            super().commit(scope, now)
+
+    def finish(self, scope: dict[str, Any]) -> None:
+        if _is_action(scope):
+            super().finish(scope)
+
+    def headers(self, scope: dict[str, Any], now: float) -> dict[str, str]:
+        return super().headers(scope, now) if _is_action(scope) else {}
+
+
+def _is_action(scope: dict[str, Any]) -> bool:
+    return scope.get("method") == "POST"
 
 
 class Kombo(SimulatedVendor):
@@ -109,9 +139,9 @@ class Kombo(SimulatedVendor):
 
     def build_limits(self) -> list[Limit]:
         limits: list[Limit] = [
-            ConcurrencyLimit(self.config.kombo_concurrency_limit, _integration_of, headers=_concurrency_headers,
-                             message="Too many concurrent requests for this integration.",
-                             code="PLATFORM.CONCURRENCY_LIMIT_EXCEEDED")
+            _ActionConcurrency(self.config.kombo_concurrency_limit, _integration_of, headers=_concurrency_headers,
+                               message="Too many concurrent requests for this integration.",
+                               code="PLATFORM.CONCURRENCY_LIMIT_EXCEEDED")
         ]
         if self.config.kombo_rate_limit is not None:
             limits.append(SlidingWindow(self.config.kombo_rate_limit, self.config.kombo_rate_window,
@@ -124,11 +154,21 @@ class Kombo(SimulatedVendor):
     def clear(self) -> None:
         self._tasks: dict[str, _Task] = {}
         self._task_by_body: dict[tuple[str, str], str] = {}
+        self._draws_for: FaultConfig | None = None
+        self._task_draws = random.Random()
+
+    def _task_fails(self) -> bool:
+        """Draw whether a new task fails as a whole, from a generator of its own (seeded like the other
+        faults, re-seeded when they are set) so the per-request draws of every vendor stay as they were."""
+        config = self.faults.config
+        if config is not self._draws_for:
+            self._draws_for, self._task_draws = config, random.Random(config.seed)
+        return self._task_draws.random() < config.task_failed_rate
 
     def snapshot(self) -> dict[str, Any]:
         with self.store.lock:
             self._settle()
-            pending = sum(task.results is None for task in self._tasks.values())
+            pending = sum(task.completed_at is None for task in self._tasks.values())
             return {**super().snapshot(), "tasks": {"total": len(self._tasks), "pending": pending}}
 
     def _authorize(self, request: Request) -> str:
@@ -160,8 +200,10 @@ class Kombo(SimulatedVendor):
             task_id = self._task_by_body.get((integration_id, fingerprint))
             if task_id is None:
                 task_id = random_id(24, _BASE58)
+                failure = (_error("INTEGRATION.AUTHENTICATION_INVALID", "The credentials for the connected LMS are "
+                                  "no longer valid; no item was processed.") if self._task_fails() else None)
                 self._tasks[task_id] = _Task(task_id, integration_id, payload["items"], utc_now(),
-                                             self.config.clock() + self.config.kombo_pending_seconds)
+                                             self.config.clock() + self.config.kombo_pending_seconds, failure)
                 self._task_by_body[(integration_id, fingerprint)] = task_id
             else:
                 warnings.append({"message": "An identical request was received before; returning its task."})
@@ -172,9 +214,10 @@ class Kombo(SimulatedVendor):
         now = self.config.clock()
         with self.store.lock:
             for task in self._tasks.values():
-                if task.results is None and task.due <= now:
-                    seen: set[str] = set()
-                    task.results = [self._apply(item, seen) for item in task.items]
+                if task.completed_at is None and task.due <= now:
+                    if task.failure is None:
+                        seen: set[str] = set()
+                        task.results = [self._apply(item, seen) for item in task.items]
                     task.completed_at = utc_now()
 
     def _apply(self, item: dict[str, Any], seen: set[str]) -> dict[str, Any]:
@@ -186,6 +229,9 @@ class Kombo(SimulatedVendor):
         if problem:
             return {"origin_id": origin_id, "status": "FAILED", "error": _error("REMOTE.INPUT_INVALID", problem)}
         existing = self.store.find(origin_id)
+        if existing is not None and not self.config.kombo_updates_supported:
+            return {"origin_id": origin_id, "status": "FAILED", "error": _error(
+                "LMS.COURSE_UPDATE_NOT_SUPPORTED", "The connected LMS does not support updating an existing course.")}
         if existing is not None:
             # An upsert sends the whole course; it is active again even if it was deactivated.
             record = self.store.update(existing["id"], course, active=True)
