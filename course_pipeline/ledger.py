@@ -11,7 +11,8 @@ opening a ledger upgrades it in place, a ledger made before migrations existed i
   settled after, so a run that dies leaves rows the next run reconciles instead of guessing.
 - sync_outcomes: one row per item a run changed or could not settle (an unchanged item writes none):
   action, status, HTTP status, error, attempts, vendor id, payload hash, the source row it came from,
-  the run, start and end.
+  the run, start and end. Also the record of which payloads got an answer (answered_sends: Kombo's
+  re-send marker counts on it), so it is history to keep, not a log to prune.
 - sync_runs: one summary row per sync step (vendor, account, source): its counts, unchanged included.
 - sync_locks: who holds each account's sync lock (locks.py holds the lock itself).
 """

@@ -4,6 +4,29 @@ A bulk request becomes a task that stays PENDING for ``kombo_pending_seconds``; 
 applied when it completes. Completion is settled lazily, on the next Kombo request or state read
 after the due time, so no timers outlive a reset. Re-sending the same body for the same
 integration returns the existing task (Kombo's idempotency), and so creates nothing new.
+
+Vendor rules: Kombo. One row per rule of this sandbox; "seed" is ../shared/vendor-contracts.md §2, "spec"
+is Kombo's OpenAPI file in vendor_schemas/ (kombo-lms-courses.openapi.json). Tests are in
+tests/sandbox/test_kombo.py (over HTTP) unless another file is named; the client's side of a rule is
+tested in tests/sync/test_sync_kombo.py and tests/vendors/.
+
+| rule | Kombo's behaviour | source | test |
+|---|---|---|---|
+| auth | Bearer API key, else 401 PLATFORM.AUTHENTICATION_INVALID; X-Integration-Id required (400), an unknown one 404 PLATFORM.INTEGRATION_NOT_FOUND | seed; https://docs.kombo.dev/lms/v1/post-courses-bulk | test_bad_auth_or_integration_is_refused |
+| bulk body | validated against PostLmsCoursesBulkRequestBody (required fields, EXTERNAL, `ll`/`ll-CC`, duration > 0, nullable fields), else 400 PLATFORM.INPUT_INVALID; no stricter than the spec | spec | test_each_required_field_left_out_is_400_input_invalid, test_wrong_enum_pattern_or_type_is_400, test_nullable_fields_accept_null |
+| batch size | at most 100 items a request, else 400 | seed (a **default**: Kombo documents no number) | test_more_than_100_items_is_400 |
+| async task | 200 {task_id, warnings}; the task is PENDING, then COMPLETED with one result per item | https://docs.kombo.dev/lms/v1/get-courses-bulk-task-id, https://docs.kombo.dev/lms/guides/async-endpoints | test_seed_example_moves_from_pending_to_completed |
+| item failures | a COMPLETED task can hold FAILED items; the LMS's refusals (empty title, a course_url that is not http(s), an origin_id twice in one request) fail alone with REMOTE.INPUT_INVALID | async guide (per-item outcomes); the three checks are the sandbox's defaults | test_invalid_items_fail_alone_with_remote_input_invalid |
+| identical body | the same body for the same integration, at any time, answers the existing task (PENDING, COMPLETED or FAILED) and applies nothing; bodies are compared as JSON values, so key order and spacing do not make another body; the answer carries a warning | seed (not in Kombo's docs; the warning is the sandbox's own) | test_same_body_for_same_integration_returns_the_same_task, test_a_body_is_the_same_whatever_its_key_order_and_spacing; client: test_a_lost_answer_is_repeated_with_the_same_body_and_its_warning_is_shown |
+| upsert | by origin_id: an existing course is updated (and ACTIVE again if it was deactivated), a new one created | spec ("stable identifier for matching existing courses"), post-courses-bulk ("create or update"); reactivation by upsert is not documented: the sandbox's reading (issue 12) | test_upsert_by_origin_id_updates_the_course, test_an_upsert_makes_a_deactivated_course_active_again_but_its_old_body_does_not; client: test_a_course_removed_and_re_added_ends_active, test_content_changed_back_to_an_earlier_version_lands |
+| task FAILED | fault `task_failed_rate`: a new task ends FAILED as a whole with a task-level error (INTEGRATION.AUTHENTICATION_INVALID), no item processed; its body keeps answering it | https://docs.kombo.dev/lms/guides/async-endpoints ("the task could not run at all ... no items were processed") | test_a_task_failed_as_a_whole_processes_no_item_and_its_body_keeps_its_task, test_task_failures_are_drawn_per_task_from_the_seed; client: test_a_task_failed_as_a_whole_fails_its_items_and_the_next_run_processes_them |
+| LMS cannot update | `kombo_updates_supported=False`: an item for an existing course fails with LMS.COURSE_UPDATE_NOT_SUPPORTED; creates still work | seed (codes); the code is in the spec's error enum, when Kombo sends it is not documented | test_an_lms_that_cannot_update_fails_updates_with_course_update_not_supported; client: test_an_update_the_lms_cannot_make_is_rejected_and_not_sent_again |
+| task status | GET /lms/courses/bulk/{id}: an unknown id (or another integration's task) is 404 | sandbox (Kombo's docs say nothing) | test_task_of_unknown_id_is_404 |
+| list | GET /lms/courses: cursor paging, page_size 1-250, updated_after, include_deleted true/false, else 400 | spec; seed | test_list_courses_pages_with_a_cursor, test_list_filters_by_updated_after, test_list_refuses_bad_parameters |
+| deactivate | POST /lms/courses/{id}/deactivate with {}, by Kombo id or `remote:<id>`; the course is INACTIVE; unknown 404 | https://docs.kombo.dev/lms/v1/post-courses-course-id-deactivate | test_deactivate_by_id_or_remote_id |
+| concurrency | at most 30 actions (POST requests) in flight per integration; past it 429 PLATFORM.CONCURRENCY_LIMIT_EXCEEDED with Retry-After; every action's answer carries Concurrency-Limit and Concurrency-Remaining; model reads and task polls are not limited and carry neither | https://docs.kombo.dev/lms/guides/concurrency-limiting, https://docs.kombo.dev/lms/important-changes (2026-03-20: 30, enforced); Retry-After: seed **default** | test_31st_action_in_flight_is_429_concurrency_limit, test_model_reads_and_task_polls_are_not_concurrency_limited, test_every_action_answer_carries_both_concurrency_headers_and_slots_are_given_back; client: tests/vendors/test_transport.py::test_kombo_concurrency_headers_set_the_pace |
+| request rate | off by default (no number documented for it); `kombo_rate_limit` turns on a window with 429 PLATFORM.RATE_LIMIT_EXCEEDED | concurrency-limiting guide (rate limiting is a separate limit) | test_optional_request_rate_limit |
+| warnings | answers of bulk and deactivate carry `warnings[]` ("we recommend logging them") | spec (PostLmsCoursesBulkPositiveResponse) | with the identical-body rule |
 """
 
 from __future__ import annotations

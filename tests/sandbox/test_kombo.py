@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -173,6 +174,19 @@ def test_same_body_for_same_integration_returns_the_same_task(kombo, sandbox):
     assert state["tasks"]["total"] == 1
     assert state["created_per_key"] == {"course-1": 1, "course-2": 1}
     assert len(state["courses"]) == 2
+
+
+def test_a_body_is_the_same_whatever_its_key_order_and_spacing(kombo, sandbox):
+    """The seed does not say how Kombo compares bodies: the sandbox compares their JSON values, the stricter
+    reading, so a client cannot make a body differ by its spelling alone."""
+    first = submit(kombo, {"items": [course_item("c-1")]})
+    course = course_item("c-1")["course"]
+    respelled = json.dumps({"items": [{"course": dict(reversed(list(course.items()))), "origin_id": "c-1"}]}, indent=2)
+
+    again = kombo.post(BULK, data=respelled, headers={"Content-Type": "application/json"}).json()
+
+    assert again["data"]["task_id"] == first and again["warnings"]
+    assert vendor_state(sandbox, "kombo")["tasks"]["total"] == 1
 
 
 def test_upsert_by_origin_id_updates_the_course(kombo, sandbox):
