@@ -11,7 +11,8 @@ opening a ledger upgrades it in place, a ledger made before migrations existed i
   settled after, so a run that dies leaves rows the next run reconciles instead of guessing.
 - sync_outcomes: one row per item a run changed or could not settle (an unchanged item writes none):
   action, status, HTTP status, error, attempts, vendor id, payload hash, the source row it came from,
-  the run, start and end.
+  the run, start and end. Also the record of which payloads got an answer (answered_sends: Kombo's
+  re-send marker counts on it), so it is history to keep, not a log to prune.
 - sync_runs: one summary row per sync step (vendor, account, source): its counts, unchanged included.
 - sync_locks: who holds each account's sync lock (locks.py holds the lock itself).
 """
@@ -48,6 +49,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    func,
     insert,
     inspect,
     make_url,
@@ -318,7 +320,9 @@ class Ledger:
         rows = []
         for s in settlements:
             row = {"k_course": s.course_id, "status": s.status, "run_id": run_id, "updated_at": stamp}
-            if s.status != "unknown":  # an unknown item keeps the hash it was sent with, for `resolve --landed`
+            # An unknown item keeps the hash it was sent with, for `resolve --landed`; a rejected one the hash
+            # the vendor refused, so the same content is not sent again (sync.py).
+            if s.status not in ("unknown", "rejected"):
                 row["pending_hash"] = None
             rows.append((s, row))
         with self.engine.begin() as conn:
@@ -329,6 +333,24 @@ class Ledger:
             outcome_rows = [o.as_row() for o in outcomes]
             if outcome_rows:
                 conn.execute(insert(sync_outcomes), outcome_rows)
+
+    def answered_sends(self, vendor: str, account: str, course_ids: Iterable[str]) -> dict[tuple[str, str], int]:
+        """(course, payload hash) -> how many sends of exactly that payload got an answer (every outcome of a
+        create or update but unknown): what a vendor that answers a body it has seen with its old result needs
+        to make the next one differ (Kombo)."""
+        ids = list(dict.fromkeys(course_ids))
+        counts: dict[tuple[str, str], int] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(sync_outcomes.c.course_id, sync_outcomes.c.payload_hash, func.count())
+                    .where(and_(sync_outcomes.c.vendor == vendor, sync_outcomes.c.account == account,
+                                sync_outcomes.c.course_id.in_(ids[start:start + 500]),
+                                sync_outcomes.c.action.in_(["create", "update"]),
+                                sync_outcomes.c.status != "unknown"))
+                    .group_by(sync_outcomes.c.course_id, sync_outcomes.c.payload_hash))
+                counts.update({(row[0], row[1]): row[2] for row in rows})
+        return counts
 
     def record(self, outcomes: Iterable[OutcomeRow]) -> None:
         """Outcomes of items that sent nothing (unchanged, rejected, orphaned, held unknown)."""

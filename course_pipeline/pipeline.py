@@ -88,6 +88,7 @@ def sync_vendor(payloads: PayloadSet, client: VendorClient, ledger: Ledger, *, s
     if dry_run:
         return VendorSync(plan_now(), None)
     run_id = run_id or uuid.uuid4().hex
+    client.notify = notify  # the vendor's warnings go to the run's log
     with ledger.hold(client.vendor, client.account, run_id=run_id, source=source, notify=notify, stop=STOP):
         plan = plan_now()  # read under the lock: what another sync of this account just recorded counts
         return VendorSync(plan, Sync(plan, client, ledger, run_id=run_id, progress=progress).run())

@@ -10,6 +10,7 @@ Decisions, per course of this source:
   Thought Industries' unique externalId); `reconciled` when it turns out to be there (found by a
   lookup, or an upsert's answer that cannot say which send put it there); held as `unknown` on
   HighLevel, never re-sent blindly.
+- rejected by the vendor when last sent, and still the same content: rejected again, not sent.
 - in the ledger but gone from the catalog (or archived where the vendor has no archived state):
   deactivated where the vendor can, `orphaned` where it cannot. Only what this project created is
   in the ledger, so nothing else is ever touched.
@@ -26,7 +27,7 @@ import uuid
 import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .ledger import IN_FLIGHT, Ledger, OutcomeRow, Settlement, State, now
 from .vendors.base import Origin, PayloadItem, PayloadSet
@@ -96,6 +97,10 @@ def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, ca
                                  "an earlier send may or may not have landed; not re-sent until it is resolved: "
                                  f"`course-pipeline resolve {payloads.vendor} {item.course_id} --landed` or "
                                  "`--not-landed`"))
+        elif action == "refused_before":
+            plan.settled.append((item.course_id, item.origin, "rejected", "REFUSED_BEFORE",
+                                 f"{payloads.vendor} refused this version of the course in run {state.run_id} (its "
+                                 "outcome says why); it is sent again when the course changes in the catalog"))
         elif action == "update_not_supported":
             plan.settled.append((item.course_id, item.origin, "rejected", "UPDATE_NOT_SUPPORTED",
                                  f"{payloads.vendor} cannot update a course it imported, and re-importing would "
@@ -179,6 +184,8 @@ def _decide(item: PayloadItem, state: State | None, client: VendorClient) -> str
         if not client.resend_is_safe:
             return "held"
         return "update" if state.vendor_id or state.holds_ours else "create"
+    if state.status == "rejected" and state.pending_hash == item.content_hash:
+        return "refused_before"  # the vendor's answer to this very content, which a repeat would not change
     if state.holds_ours and state.payload_hash == item.content_hash and state.status not in ("failed", "deactivated"):
         return "unchanged"
     if not state.holds_ours:
@@ -251,8 +258,12 @@ class Sync:
         transport.stop = transport.limiter.stop = self.stop
         transport.limiter.preload(self.ledger.load_window(self.client.vendor, self.client.account))
         self._record_unsent()
-        batches = [self.plan.sends[i:i + self.client.batch_size]
-                   for i in range(0, len(self.plan.sends), self.client.batch_size)]
+        sends = self.plan.sends
+        if self.client.dedupes_identical_bodies and sends:
+            answered = self.ledger.answered_sends(self.client.vendor, self.client.account,
+                                                  [s.item.course_id for s in sends])
+            sends = [replace(s, answered=answered.get((s.item.course_id, s.item.content_hash), 0)) for s in sends]
+        batches = [sends[i:i + self.client.batch_size] for i in range(0, len(sends), self.client.batch_size)]
         deactivations = [self.plan.deactivations[i:i + self.client.batch_size]
                          for i in range(0, len(self.plan.deactivations), self.client.batch_size)]
         try:

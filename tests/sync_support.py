@@ -83,12 +83,12 @@ class VendorRun:
 
 
 def sync(catalog: Catalog, instance: dg.DagsterInstance, *, vendors=VENDOR_NAMES, dry_run: bool = False,
-         only_failed: bool = False) -> dict[str, VendorRun]:
+         only_failed: bool = False, allow_deactivations: int = 0) -> dict[str, VendorRun]:
     """`course-pipeline sync` for the catalog's source (its own function, run_sync), per vendor."""
     catalog.write()
     sources = load_sources(catalog.sources_file)
     outcome = run_sync(catalog.sources_file, sources, list(vendors), instance=instance, dry_run=dry_run,
-                       only_failed=only_failed)
+                       only_failed=only_failed, allow_deactivations=allow_deactivations)
     assert not outcome.failed_sources, outcome.failed_sources
     result = outcome.runs[catalog.name]
     ledger = Ledger()

@@ -45,13 +45,16 @@ class FaultConfig:
     # after it, and only if the client is still waiting (a timeout "may or may not have processed it").
     slow_processed_rate: float = 0.5
     latency_ms: float = 0.0  # added to every answer of the vendor
+    # Kombo: share of new bulk tasks that end FAILED as a whole (no item processed), drawn per task.
+    task_failed_rate: float = 0.0
     seed: int | None = 0  # same seed and same request order: same faults
     # The faults of the next requests, in order, before the rates apply ("none": answered normally),
     # for a test that needs one exact sequence, e.g. ("reset", "429"): processed and cut off, then throttled.
     script: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("error_500_rate", "error_429_rate", "reset_rate", "slow_rate", "slow_processed_rate"):
+        for name in ("error_500_rate", "error_429_rate", "reset_rate", "slow_rate", "slow_processed_rate",
+                     "task_failed_rate"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
@@ -94,6 +97,9 @@ class SandboxConfig:
     kombo_rate_window: float = 1.0
     kombo_pending_seconds: float = 1.0
     kombo_max_batch: int = 100
+    # False: the LMS behind the integration cannot update a course (each update of one fails with
+    # LMS.COURSE_UPDATE_NOT_SUPPORTED; creates and deactivations still work).
+    kombo_updates_supported: bool = True
     # StackOne: default 10 requests / s, batches of 100.
     stackone_rate_limit: int = 10
     stackone_rate_window: float = 1.0

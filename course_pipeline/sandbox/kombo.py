@@ -4,6 +4,29 @@ A bulk request becomes a task that stays PENDING for ``kombo_pending_seconds``; 
 applied when it completes. Completion is settled lazily, on the next Kombo request or state read
 after the due time, so no timers outlive a reset. Re-sending the same body for the same
 integration returns the existing task (Kombo's idempotency), and so creates nothing new.
+
+Vendor rules: Kombo. One row per rule of this sandbox; "seed" is ../shared/vendor-contracts.md §2, "spec"
+is Kombo's OpenAPI file in vendor_schemas/ (kombo-lms-courses.openapi.json). Tests are in
+tests/sandbox/test_kombo.py (over HTTP) unless another file is named; the client's side of a rule is
+tested in tests/sync/test_sync_kombo.py and tests/vendors/.
+
+| rule | Kombo's behaviour | source | test |
+|---|---|---|---|
+| auth | Bearer API key, else 401 PLATFORM.AUTHENTICATION_INVALID; X-Integration-Id required (400), an unknown one 404 PLATFORM.INTEGRATION_NOT_FOUND | seed; https://docs.kombo.dev/lms/v1/post-courses-bulk | test_bad_auth_or_integration_is_refused |
+| bulk body | validated against PostLmsCoursesBulkRequestBody (required fields, EXTERNAL, `ll`/`ll-CC`, duration > 0, nullable fields), else 400 PLATFORM.INPUT_INVALID; no stricter than the spec | spec | test_each_required_field_left_out_is_400_input_invalid, test_wrong_enum_pattern_or_type_is_400, test_nullable_fields_accept_null |
+| batch size | at most 100 items a request, else 400 | seed (a **default**: Kombo documents no number) | test_more_than_100_items_is_400 |
+| async task | 200 {task_id, warnings}; the task is PENDING, then COMPLETED with one result per item | https://docs.kombo.dev/lms/v1/get-courses-bulk-task-id, https://docs.kombo.dev/lms/guides/async-endpoints | test_seed_example_moves_from_pending_to_completed |
+| item failures | a COMPLETED task can hold FAILED items; the LMS's refusals (empty title, a course_url that is not http(s), an origin_id twice in one request) fail alone with REMOTE.INPUT_INVALID | async guide (per-item outcomes); the three checks are the sandbox's defaults | test_invalid_items_fail_alone_with_remote_input_invalid |
+| identical body | the same body for the same integration, at any time, answers the existing task (PENDING, COMPLETED or FAILED) and applies nothing; bodies are compared as JSON values, so key order and spacing do not make another body; the answer carries a warning | seed (not in Kombo's docs; the warning is the sandbox's own) | test_same_body_for_same_integration_returns_the_same_task, test_a_body_is_the_same_whatever_its_key_order_and_spacing; client: test_a_lost_answer_is_repeated_with_the_same_body_and_its_warning_is_shown |
+| upsert | by origin_id: an existing course is updated (and ACTIVE again if it was deactivated), a new one created | spec ("stable identifier for matching existing courses"), post-courses-bulk ("create or update"); reactivation by upsert is not documented: the sandbox's reading (issue 12) | test_upsert_by_origin_id_updates_the_course, test_an_upsert_makes_a_deactivated_course_active_again_but_its_old_body_does_not; client: test_a_course_removed_and_re_added_ends_active, test_content_changed_back_to_an_earlier_version_lands |
+| task FAILED | fault `task_failed_rate`: a new task ends FAILED as a whole with a task-level error (INTEGRATION.AUTHENTICATION_INVALID), no item processed; its body keeps answering it | https://docs.kombo.dev/lms/guides/async-endpoints ("the task could not run at all ... no items were processed") | test_a_task_failed_as_a_whole_processes_no_item_and_its_body_keeps_its_task, test_task_failures_are_drawn_per_task_from_the_seed; client: test_a_task_failed_as_a_whole_fails_its_items_and_the_next_run_processes_them |
+| LMS cannot update | `kombo_updates_supported=False`: an item for an existing course fails with LMS.COURSE_UPDATE_NOT_SUPPORTED; creates still work | seed (codes); the code is in the spec's error enum, when Kombo sends it is not documented | test_an_lms_that_cannot_update_fails_updates_with_course_update_not_supported; client: test_an_update_the_lms_cannot_make_is_rejected_and_not_sent_again |
+| task status | GET /lms/courses/bulk/{id}: an unknown id (or another integration's task) is 404 | sandbox (Kombo's docs say nothing) | test_task_of_unknown_id_is_404 |
+| list | GET /lms/courses: cursor paging, page_size 1-250, updated_after, include_deleted true/false, else 400 | spec; seed | test_list_courses_pages_with_a_cursor, test_list_filters_by_updated_after, test_list_refuses_bad_parameters |
+| deactivate | POST /lms/courses/{id}/deactivate with {}, by Kombo id or `remote:<id>`; the course is INACTIVE; unknown 404 | https://docs.kombo.dev/lms/v1/post-courses-course-id-deactivate | test_deactivate_by_id_or_remote_id |
+| concurrency | at most 30 actions (POST requests) in flight per integration; past it 429 PLATFORM.CONCURRENCY_LIMIT_EXCEEDED with Retry-After; every action's answer carries Concurrency-Limit and Concurrency-Remaining; model reads and task polls are not limited and carry neither | https://docs.kombo.dev/lms/guides/concurrency-limiting, https://docs.kombo.dev/lms/important-changes (2026-03-20: 30, enforced); Retry-After: seed **default** | test_31st_action_in_flight_is_429_concurrency_limit, test_model_reads_and_task_polls_are_not_concurrency_limited, test_every_action_answer_carries_both_concurrency_headers_and_slots_are_given_back; client: tests/vendors/test_transport.py::test_kombo_concurrency_headers_set_the_pace |
+| request rate | off by default (no number documented for it); `kombo_rate_limit` turns on a window with 429 PLATFORM.RATE_LIMIT_EXCEEDED | concurrency-limiting guide (rate limiting is a separate limit) | test_optional_request_rate_limit |
+| warnings | answers of bulk and deactivate carry `warnings[]` ("we recommend logging them") | spec (PostLmsCoursesBulkPositiveResponse) | with the identical-body rule |
 """
 
 from __future__ import annotations
@@ -12,6 +35,7 @@ import base64
 import binascii
 import hashlib
 import json
+import random
 import re
 import string
 from dataclasses import dataclass
@@ -23,9 +47,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from .config import SANDBOX_TOKENS
+from .config import SANDBOX_TOKENS, FaultConfig
 from .core import SimulatedVendor, VendorError, bearer_token
-from .limits import ConcurrencyLimit, Limit, LimitStatus, SlidingWindow
+from .limits import ConcurrencyLimit, Limit, LimitStatus, Refusal, SlidingWindow
 from .schemas import issues, openapi_validator
 from .state import random_id, utc_now
 
@@ -41,6 +65,8 @@ _TITLES = {
     "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED": "Concurrency limit exceeded.",
     "PLATFORM.UNKNOWN_ERROR": "An unknown error occurred.",
     "REMOTE.INPUT_INVALID": "The remote system rejected the input.",
+    "INTEGRATION.AUTHENTICATION_INVALID": "The credentials of the connected tool are invalid.",
+    "LMS.COURSE_UPDATE_NOT_SUPPORTED": "The LMS does not support updating courses.",
 }
 
 
@@ -52,7 +78,7 @@ def _integration_of(scope: dict[str, Any]) -> str:
 
 
 def _concurrency_headers(status: LimitStatus) -> dict[str, str]:
-    return {"Concurrency-Remaining": str(status.remaining)}
+    return {"Concurrency-Limit": str(status.limit), "Concurrency-Remaining": str(status.remaining)}
 
 
 def _error(code: str | None, message: str) -> dict[str, Any]:
@@ -82,14 +108,41 @@ class _Task:
     items: list[dict[str, Any]]
     created_at: str
     due: float  # when it completes (config.clock)
+    failure: dict[str, Any] | None = None  # set: the task ends FAILED with this error, no item processed
     results: list[dict[str, Any]] | None = None
     completed_at: str | None = None
 
     def view(self) -> dict[str, Any]:
-        if self.results is None:
+        if self.completed_at is None:
             return {"task_id": self.task_id, "created_at": self.created_at, "status": "PENDING", "completed_at": None}
+        if self.failure is not None:
+            return {"task_id": self.task_id, "created_at": self.created_at, "status": "FAILED",
+                    "error": self.failure, "completed_at": self.completed_at}
         return {"task_id": self.task_id, "created_at": self.created_at, "status": "COMPLETED",
                 "data": self.results, "completed_at": self.completed_at}
+
+
+class _ActionConcurrency(ConcurrencyLimit):
+    """Kombo limits only actions (POST requests that reach the connected tool); model reads and task polls
+    are not counted, and only action answers carry the Concurrency-* headers."""
+
+    def check(self, scope: dict[str, Any], now: float) -> Refusal | None:
+        return super().check(scope, now) if _is_action(scope) else None
+
+    def commit(self, scope: dict[str, Any], now: float) -> None:
+        if _is_action(scope):
+            super().commit(scope, now)
+
+    def finish(self, scope: dict[str, Any]) -> None:
+        if _is_action(scope):
+            super().finish(scope)
+
+    def headers(self, scope: dict[str, Any], now: float) -> dict[str, str]:
+        return super().headers(scope, now) if _is_action(scope) else {}
+
+
+def _is_action(scope: dict[str, Any]) -> bool:
+    return scope.get("method") == "POST"
 
 
 class Kombo(SimulatedVendor):
@@ -109,9 +162,9 @@ class Kombo(SimulatedVendor):
 
     def build_limits(self) -> list[Limit]:
         limits: list[Limit] = [
-            ConcurrencyLimit(self.config.kombo_concurrency_limit, _integration_of, headers=_concurrency_headers,
-                             message="Too many concurrent requests for this integration.",
-                             code="PLATFORM.CONCURRENCY_LIMIT_EXCEEDED")
+            _ActionConcurrency(self.config.kombo_concurrency_limit, _integration_of, headers=_concurrency_headers,
+                               message="Too many concurrent requests for this integration.",
+                               code="PLATFORM.CONCURRENCY_LIMIT_EXCEEDED")
         ]
         if self.config.kombo_rate_limit is not None:
             limits.append(SlidingWindow(self.config.kombo_rate_limit, self.config.kombo_rate_window,
@@ -124,11 +177,21 @@ class Kombo(SimulatedVendor):
     def clear(self) -> None:
         self._tasks: dict[str, _Task] = {}
         self._task_by_body: dict[tuple[str, str], str] = {}
+        self._draws_for: FaultConfig | None = None
+        self._task_draws = random.Random()
+
+    def _task_fails(self) -> bool:
+        """Draw whether a new task fails as a whole, from a generator of its own (seeded like the other
+        faults, re-seeded when they are set) so the per-request draws of every vendor stay as they were."""
+        config = self.faults.config
+        if config is not self._draws_for:
+            self._draws_for, self._task_draws = config, random.Random(config.seed)
+        return self._task_draws.random() < config.task_failed_rate
 
     def snapshot(self) -> dict[str, Any]:
         with self.store.lock:
             self._settle()
-            pending = sum(task.results is None for task in self._tasks.values())
+            pending = sum(task.completed_at is None for task in self._tasks.values())
             return {**super().snapshot(), "tasks": {"total": len(self._tasks), "pending": pending}}
 
     def _authorize(self, request: Request) -> str:
@@ -160,8 +223,10 @@ class Kombo(SimulatedVendor):
             task_id = self._task_by_body.get((integration_id, fingerprint))
             if task_id is None:
                 task_id = random_id(24, _BASE58)
+                failure = (_error("INTEGRATION.AUTHENTICATION_INVALID", "The credentials for the connected LMS are "
+                                  "no longer valid; no item was processed.") if self._task_fails() else None)
                 self._tasks[task_id] = _Task(task_id, integration_id, payload["items"], utc_now(),
-                                             self.config.clock() + self.config.kombo_pending_seconds)
+                                             self.config.clock() + self.config.kombo_pending_seconds, failure)
                 self._task_by_body[(integration_id, fingerprint)] = task_id
             else:
                 warnings.append({"message": "An identical request was received before; returning its task."})
@@ -172,9 +237,10 @@ class Kombo(SimulatedVendor):
         now = self.config.clock()
         with self.store.lock:
             for task in self._tasks.values():
-                if task.results is None and task.due <= now:
-                    seen: set[str] = set()
-                    task.results = [self._apply(item, seen) for item in task.items]
+                if task.completed_at is None and task.due <= now:
+                    if task.failure is None:
+                        seen: set[str] = set()
+                        task.results = [self._apply(item, seen) for item in task.items]
                     task.completed_at = utc_now()
 
     def _apply(self, item: dict[str, Any], seen: set[str]) -> dict[str, Any]:
@@ -186,6 +252,9 @@ class Kombo(SimulatedVendor):
         if problem:
             return {"origin_id": origin_id, "status": "FAILED", "error": _error("REMOTE.INPUT_INVALID", problem)}
         existing = self.store.find(origin_id)
+        if existing is not None and not self.config.kombo_updates_supported:
+            return {"origin_id": origin_id, "status": "FAILED", "error": _error(
+                "LMS.COURSE_UPDATE_NOT_SUPPORTED", "The connected LMS does not support updating an existing course.")}
         if existing is not None:
             # An upsert sends the whole course; it is active again even if it was deactivated.
             record = self.store.update(existing["id"], course, active=True)

@@ -7,6 +7,8 @@ A vendor's client (vendors/<vendor>/client.py) subclasses VendorClient and imple
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,8 @@ from .transport import HttpTransport, Limits, NotSent, TransportError
 if TYPE_CHECKING:
     from ..ledger import State
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Change:
@@ -25,6 +29,7 @@ class Change:
     item: PayloadItem
     action: str  # create | update
     state: State | None
+    answered: int = 0  # earlier sends of exactly this payload that got an answer (for dedupes_identical_bodies)
 
 
 @dataclass
@@ -32,7 +37,7 @@ class Result:
     """A client's word on one item."""
 
     course_id: str
-    status: str  # created | updated | reconciled | deactivated | failed | unknown
+    status: str  # created | updated | reconciled | deactivated | rejected | failed | unknown
     http_status: int | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -91,10 +96,13 @@ class VendorClient:
     can_deactivate: bool = True
     can_update: bool = True
     resend_is_safe: bool = True  # a lost answer may be re-sent without risk of a duplicate
+    # The vendor answers a body it has seen with its earlier result: the engine fills Change.answered.
+    dedupes_identical_bodies: bool = False
 
     def __init__(self, transport: HttpTransport, account: str):
         self.transport = transport
         self.account = account
+        self.notify: Callable[[str], None] = log.warning  # what the vendor wants said in the run's log
 
     def send(self, batch: list[Change]) -> list[Result]:
         raise NotImplementedError

@@ -96,6 +96,32 @@ class Limits:
     margin: float = 0.03
 
 
+class InFlight:
+    """At most `limit` requests in flight, a limit the vendor may move (follow)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.busy = limit, 0
+        self._cond = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._cond:
+            while self.busy >= self.limit:
+                self._cond.wait()
+            self.busy += 1
+
+    def release(self) -> None:
+        with self._cond:
+            self.busy -= 1
+            self._cond.notify()
+
+    def follow(self, limit: int, remaining: int) -> None:
+        """The vendor's count, from the answer to a request of ours just released: it counts every client
+        of the account, so our share is what it has left plus what we had out (that request and `busy`)."""
+        with self._cond:
+            self.limit = max(1, min(limit, remaining + self.busy + 1))
+            self._cond.notify_all()
+
+
 class RateLimiter:
     """A sliding-window limiter shared by every thread of a step, which also obeys the vendor: a
     Retry-After, or a Remaining of 0 with a reset time, pauses every thread until then.
@@ -109,7 +135,7 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self._cond = threading.Condition()
-        self._in_flight = threading.BoundedSemaphore(limits.concurrency) if limits.concurrency else None
+        self._in_flight = InFlight(limits.concurrency) if limits.concurrency else None
         self.waited = 0.0  # seconds threads spent waiting here, summed (for the metrics)
         self.stop: threading.Event | None = None  # set: no thread is let through any more
 
@@ -158,6 +184,15 @@ class RateLimiter:
         with self._cond:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
             self._cond.notify_all()
+
+    @property
+    def concurrency(self) -> int | None:
+        return self._in_flight.limit if self._in_flight else None
+
+    def follow_concurrency(self, limit: int, remaining: int) -> None:
+        """The vendor announced its concurrency limit and what is left of it (Kombo's Concurrency-* headers)."""
+        if self._in_flight:
+            self._in_flight.follow(limit, remaining)
 
     def vendor_window_spent(self, seconds: float) -> None:
         """The vendor says none are left until `seconds` from now. When our own window is full too we
@@ -216,6 +251,15 @@ def spent_window_seconds(headers: Any, now: float | None = None) -> float | None
             return None
     interval = headers.get("X-RateLimit-Interval-Milliseconds")  # HighLevel: the window's length
     return float(interval) / 1000 if interval else None
+
+
+def announced_concurrency(headers: Any) -> tuple[int, int] | None:
+    """Kombo's Concurrency-Limit and Concurrency-Remaining (on every action's answer), when both are there.
+    https://docs.kombo.dev/lms/guides/concurrency-limiting"""
+    try:
+        return int(headers["Concurrency-Limit"]), int(headers["Concurrency-Remaining"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -410,6 +454,9 @@ class HttpTransport:
         pause = spent_window_seconds(response.headers)
         if pause:
             self.limiter.vendor_window_spent(pause)
+        announced = announced_concurrency(response.headers)
+        if announced:
+            self.limiter.follow_concurrency(*announced)
         status = response.status_code
         if status == 429:
             self.stats.add(throttled=1)

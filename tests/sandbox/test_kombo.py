@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
 import requests
+from fake_clock import FakeClock
 
 from course_pipeline.sandbox import FaultConfig, SandboxConfig
 from course_pipeline.sandbox.schemas import issues, openapi_validator, vendor_document
@@ -174,6 +176,19 @@ def test_same_body_for_same_integration_returns_the_same_task(kombo, sandbox):
     assert len(state["courses"]) == 2
 
 
+def test_a_body_is_the_same_whatever_its_key_order_and_spacing(kombo, sandbox):
+    """The seed does not say how Kombo compares bodies: the sandbox compares their JSON values, the stricter
+    reading, so a client cannot make a body differ by its spelling alone."""
+    first = submit(kombo, {"items": [course_item("c-1")]})
+    course = course_item("c-1")["course"]
+    respelled = json.dumps({"items": [{"course": dict(reversed(list(course.items()))), "origin_id": "c-1"}]}, indent=2)
+
+    again = kombo.post(BULK, data=respelled, headers={"Content-Type": "application/json"}).json()
+
+    assert again["data"]["task_id"] == first and again["warnings"]
+    assert vendor_state(sandbox, "kombo")["tasks"]["total"] == 1
+
+
 def test_upsert_by_origin_id_updates_the_course(kombo, sandbox):
     first = completed(kombo, submit(kombo, {"items": [course_item("c-1", title="Old title")]}))
     second = completed(kombo, submit(kombo, {"items": [course_item("c-1", title="New title")]}))
@@ -245,40 +260,143 @@ def test_task_of_unknown_id_is_404(kombo):
     assert answer.json()["status"] == "error"
 
 
-def test_31st_request_in_flight_is_429_concurrency_limit(make_sandbox):
-    # Latency keeps every request in flight long enough for all 31 to overlap.
-    server = make_sandbox(SandboxConfig(faults={"kombo": FaultConfig(latency_ms=1500)}))
-    barrier = threading.Barrier(31)
+def concurrent(server, calls) -> list[requests.Response]:
+    """Run the calls at once (a barrier lines them up), each on its own connection; their answers."""
+    barrier = threading.Barrier(len(calls))
     answers: list[requests.Response] = []
     lock = threading.Lock()
 
-    def call() -> None:
+    def run(call) -> None:
         api = VendorApi(server.base_urls["kombo"], "kombo")
         barrier.wait()
-        answer = api.get("/lms/courses")
+        answer = call(api)
         with lock:
             answers.append(answer)
         api.close()
 
-    threads = [threading.Thread(target=call) for _ in range(31)]
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return answers
+
+
+def test_31st_action_in_flight_is_429_concurrency_limit(make_sandbox):
+    # Latency keeps every request in flight long enough for all 31 to overlap.
+    server = make_sandbox(SandboxConfig(faults={"kombo": FaultConfig(latency_ms=1500)}))
+    calls = [lambda api, n=n: api.post(BULK, json={"items": [course_item(f"c-{n}")]}) for n in range(31)]
+
+    answers = concurrent(server, calls)
 
     refused = [a for a in answers if a.status_code == 429]
     assert sorted(a.status_code for a in answers) == [200] * 30 + [429]
     assert refused[0].json()["error"]["code"] == "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"
+    assert refused[0].headers["Concurrency-Limit"] == "30"
     assert refused[0].headers["Concurrency-Remaining"] == "0"
     assert int(refused[0].headers["Retry-After"]) >= 1
     assert server.state()["vendors"]["kombo"]["counters"]["throttled"] == 1
 
 
-def test_concurrency_slots_are_given_back(kombo):
-    answers = [kombo.get("/lms/courses") for _ in range(40)]
+def test_model_reads_and_task_polls_are_not_concurrency_limited(make_sandbox):
+    """Kombo: concurrency limiting applies to actions only, not to model endpoints (concurrency-limiting guide)."""
+    server = make_sandbox(SandboxConfig(kombo_concurrency_limit=1, faults={"kombo": FaultConfig(latency_ms=600)}))
+    with VendorApi(server.base_urls["kombo"], "kombo") as api:
+        task_id = submit(api, {"items": [course_item("c-1")]})
 
-    assert {a.status_code for a in answers} == {200}
-    assert {a.headers["Concurrency-Remaining"] for a in answers} == {"29"}
+    reads = concurrent(server, [lambda api: api.get("/lms/courses"), lambda api: api.get("/lms/courses"),
+                                lambda api: api.get(f"{BULK}/{task_id}")])
+    actions = concurrent(server, [lambda api, n=n: api.post(BULK, json={"items": [course_item(f"a-{n}")]})
+                                  for n in range(2)])
+
+    assert [a.status_code for a in reads] == [200, 200, 200]
+    assert not any("Concurrency-Limit" in a.headers or "Concurrency-Remaining" in a.headers for a in reads)
+    assert sorted(a.status_code for a in actions) == [200, 429]
+
+
+def test_every_action_answer_carries_both_concurrency_headers_and_slots_are_given_back(kombo):
+    answers = [kombo.post(BULK, json={"items": [course_item(f"c-{n}")]}) for n in range(40)]
+    answers.append(kombo.post("/lms/courses/no-such-course/deactivate", json={}))
+
+    assert {a.status_code for a in answers[:-1]} == {200} and answers[-1].status_code == 404
+    assert {(a.headers["Concurrency-Limit"], a.headers["Concurrency-Remaining"]) for a in answers} == {("30", "29")}
+
+
+@pytest.fixture
+def clocked(make_sandbox, connect):
+    """Kombo in a sandbox of its own whose tasks complete when the test moves the clock (no waiting)."""
+    clock = FakeClock()
+    server = make_sandbox(SandboxConfig(clock=clock, kombo_pending_seconds=1.0))
+    return clock, server, connect(server, "kombo")
+
+
+def settle(api: VendorApi, clock: FakeClock, task_id: str) -> dict:
+    assert task(api, task_id)["status"] == "PENDING"
+    clock.advance(1.0)
+    return task(api, task_id)
+
+
+def test_a_task_failed_as_a_whole_processes_no_item_and_its_body_keeps_its_task(clocked):
+    clock, server, api = clocked
+    server.set_faults("kombo", task_failed_rate=1.0)
+    body = {"items": [course_item("c-1"), course_item("c-2")]}
+
+    failed = settle(api, clock, submit(api, body))
+    again = api.post(BULK, json=body).json()
+
+    assert failed["status"] == "FAILED"
+    assert failed["error"]["code"] == "INTEGRATION.AUTHENTICATION_INVALID" and failed["error"]["message"]
+    assert "data" not in failed and failed["completed_at"]
+    assert again["data"]["task_id"] == failed["task_id"]  # the identical body: the same failed task
+    assert vendor_state(server, "kombo")["courses"] == []
+    server.set_faults("kombo")
+    other = settle(api, clock, submit(api, {"items": [course_item("c-1", title="Another body")]}))
+    assert other["status"] == "COMPLETED"
+
+
+def test_task_failures_are_drawn_per_task_from_the_seed(clocked):
+    clock, server, api = clocked
+    outcomes = []
+    for _ in range(2):
+        server.set_faults("kombo", task_failed_rate=0.5, seed=4)
+        ids = [submit(api, {"items": [course_item(f"r{len(outcomes)}-{n}")]}) for n in range(8)]
+        clock.advance(1.0)
+        outcomes.append([task(api, task_id)["status"] for task_id in ids])
+
+    assert outcomes[0] == outcomes[1]  # the same seed, the same tasks fail
+    assert set(outcomes[0]) == {"COMPLETED", "FAILED"}
+
+
+def test_an_lms_that_cannot_update_fails_updates_with_course_update_not_supported(make_sandbox, connect):
+    clock = FakeClock()
+    server = make_sandbox(SandboxConfig(clock=clock, kombo_pending_seconds=1.0, kombo_updates_supported=False))
+    api = connect(server, "kombo")
+
+    created = settle(api, clock, submit(api, {"items": [course_item("c-1", title="First")]}))
+    updated = settle(api, clock, submit(api, {"items": [course_item("c-1", title="Second"), course_item("c-2")]}))
+
+    assert created["data"][0]["status"] == "SUCCEEDED"
+    refused, new = updated["data"]
+    assert refused["status"] == "FAILED" and refused["error"]["code"] == "LMS.COURSE_UPDATE_NOT_SUPPORTED"
+    assert new["status"] == "SUCCEEDED"  # a create still works
+    assert [c["body"]["title"] for c in vendor_state(server, "kombo")["courses"]] == ["First", "A course"]
+
+
+def test_an_upsert_makes_a_deactivated_course_active_again_but_its_old_body_does_not(clocked):
+    clock, server, api = clocked
+    body = {"items": [course_item("c-1")]}
+    first = settle(api, clock, submit(api, body))
+    course_id = first["data"][0]["data"]["id"]
+    assert api.post(f"/lms/courses/{course_id}/deactivate", json={}).status_code == 200
+
+    replayed = api.post(BULK, json=body).json()  # the create's body again: its old task, nothing applied
+    status_after_replay = api.get("/lms/courses").json()["data"]["results"][0]["revisions"][0]["status"]
+    changed = settle(api, clock, submit(api, {"items": [course_item("c-1", course_url="https://learn.example.com/c-1#2")]}))
+
+    assert replayed["data"]["task_id"] == first["task_id"] and replayed["warnings"]
+    assert status_after_replay == "INACTIVE"
+    assert changed["data"][0]["data"]["id"] == course_id
+    assert api.get("/lms/courses").json()["data"]["results"][0]["revisions"][0]["status"] == "ACTIVE"
 
 
 def test_optional_request_rate_limit(make_sandbox, connect):

@@ -18,6 +18,7 @@ from course_pipeline.vendors.transport import (
     Redactor,
     RetryPolicy,
     Uncertain,
+    announced_concurrency,
     retry_after_seconds,
     spent_window_seconds,
 )
@@ -66,6 +67,35 @@ def test_vendor_headers_are_read():
     assert spent_window_seconds({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "105"}, now=100.0) == 5.0
     assert spent_window_seconds({"X-RateLimit-Remaining": "0", "X-RateLimit-Interval-Milliseconds": "10000"}) == 10.0
     assert spent_window_seconds({"X-RateLimit-Remaining": "7"}) is None
+
+
+def test_kombo_concurrency_headers_are_read():
+    assert announced_concurrency({"Concurrency-Limit": "30", "Concurrency-Remaining": "12"}) == (30, 12)
+    assert announced_concurrency({"Concurrency-Remaining": "12"}) is None
+    assert announced_concurrency({"Concurrency-Limit": "x", "Concurrency-Remaining": "1"}) is None
+    assert announced_concurrency(None) is None
+
+
+def test_the_in_flight_cap_follows_the_vendor_share_left_to_us():
+    limiter = RateLimiter(Limits(concurrency=30))
+    limiter.follow_concurrency(5, 4)  # nothing else of ours out: the vendor's limit
+    assert limiter.concurrency == 5
+    for _ in range(3):
+        limiter.acquire()
+    limiter.follow_concurrency(30, 0)  # someone else holds the rest: our 3 out, plus the one just answered
+    assert limiter.concurrency == 4
+    limiter.acquire()
+    blocked = threading.Thread(target=limiter.acquire, daemon=True)
+    blocked.start()
+    blocked.join(0.2)
+    assert blocked.is_alive()  # a fifth waits
+    limiter.follow_concurrency(30, 25)  # the others are done: more room
+    blocked.join(2)
+    assert not blocked.is_alive() and limiter.concurrency == 30
+    for _ in range(5):
+        limiter.release()
+    limiter.follow_concurrency(30, -3)  # never below one
+    assert limiter.concurrency == 1
 
 
 def test_redactor_hides_every_registered_secret():
@@ -144,3 +174,32 @@ def test_a_refused_connection_is_not_sent():
     with pytest.raises(NotSent) as info:
         client.request("POST", "/x", idempotent=False, json={})
     assert info.value.attempts == 3
+
+
+def test_kombo_concurrency_headers_set_the_pace(make_kombo_sandbox):
+    server = make_kombo_sandbox
+    client = HttpTransport("kombo", server.base_urls["kombo"], BearerAuth(SANDBOX_TOKENS["kombo_api_key"]),
+                           RateLimiter(Limits(concurrency=30)), retry=FAST_RETRY, timeout=(1, 5),
+                           headers={"X-Integration-Id": SANDBOX_TOKENS["kombo_integration_id"]})
+
+    def upsert(n: int):
+        return client.request("POST", "/lms/courses/bulk", idempotent=True, json={"items": [
+            {"origin_id": f"c-{n}", "course": {"type": "EXTERNAL", "title": "T", "course_url": "https://x.example/c"}}]})
+
+    assert upsert(0).status_code == 200
+    assert client.limiter.concurrency == 2  # the integration's limit, from the first answer
+    threads = [threading.Thread(target=upsert, args=(n,)) for n in range(1, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert server.state()["vendors"]["kombo"]["counters"]["throttled"] == 0
+    assert client.stats.requests == 7 and client.stats.throttled == 0
+
+
+@pytest.fixture
+def make_kombo_sandbox():
+    """An integration that allows 2 actions in flight, each answered 300 ms late so that they overlap."""
+    config = SandboxConfig(kombo_concurrency_limit=2, faults={"kombo": {"latency_ms": 300}})
+    with SandboxServer(config) as server:
+        yield server
