@@ -90,7 +90,10 @@ def sync_vendor(payloads: PayloadSet, client: VendorClient, ledger: Ledger, *, s
     run_id = run_id or uuid.uuid4().hex
     with ledger.hold(client.vendor, client.account, run_id=run_id, source=source, notify=notify, stop=STOP):
         plan = plan_now()  # read under the lock: what another sync of this account just recorded counts
-        return VendorSync(plan, Sync(plan, client, ledger, run_id=run_id, progress=progress).run())
+        report = Sync(plan, client, ledger, run_id=run_id, progress=progress).run()
+    for line in client.notices():  # said once a step, e.g. a quota that ran out
+        notify(line)
+    return VendorSync(plan, report)
 
 
 @dataclass

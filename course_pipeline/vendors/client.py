@@ -32,7 +32,7 @@ class Result:
     """A client's word on one item."""
 
     course_id: str
-    status: str  # created | updated | reconciled | deactivated | failed | unknown
+    status: str  # created | accepted | updated | reconciled | deactivated | rejected | failed | unknown
     http_status: int | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -44,8 +44,9 @@ class Result:
         return self.status in LANDED
 
 
-# What a vendor holds after these (reconciled: a lost answer settled, the item found there afterwards).
-LANDED = ("created", "updated", "reconciled", "deactivated")
+# What a vendor holds after these (reconciled: a lost answer settled, the item found there afterwards),
+# or has taken to create (accepted: HighLevel's import): never sent again as new.
+LANDED = ("created", "accepted", "updated", "reconciled", "deactivated")
 
 
 def undelivered(course_ids: list[str], exc: TransportError, *, after: str | None = None,
@@ -58,7 +59,7 @@ def undelivered(course_ids: list[str], exc: TransportError, *, after: str | None
     Thought Industries course found). Then they are `unknown` whatever this request's error: the vendor
     holds them, or is processing them, even if this one was never sent."""
     if isinstance(exc, NotSent) and after is None:
-        return [Result(cid, "failed", exc.status, not_sent, exc.message, attempts=exc.attempts)
+        return [Result(cid, "failed", exc.status, exc.code or not_sent, exc.message, attempts=exc.attempts)
                 for cid in course_ids]
     message = exc.message if after is None else f"{after}, then: {exc.message}"
     return [Result(cid, "unknown", exc.status, "ANSWER_LOST", message, attempts=exc.attempts)
@@ -91,6 +92,7 @@ class VendorClient:
     can_deactivate: bool = True
     can_update: bool = True
     resend_is_safe: bool = True  # a lost answer may be re-sent without risk of a duplicate
+    create_outcome: str = "created"  # what a successful create is reported as (HighLevel: accepted)
 
     def __init__(self, transport: HttpTransport, account: str):
         self.transport = transport
@@ -101,6 +103,10 @@ class VendorClient:
 
     def deactivate(self, states: list[State]) -> list[Result]:
         raise NotImplementedError
+
+    def notices(self) -> list[str]:
+        """What the run log should say once at the end of a sync (e.g. a quota that ran out)."""
+        return []
 
     def close(self) -> None:
         self.transport.close()
