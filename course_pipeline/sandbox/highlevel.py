@@ -31,6 +31,7 @@ pages, the OpenAPI file, the official Node and Python SDKs' models).
 | OAuth refresh | `POST /oauth/token`, form-encoded, `grant_type=refresh_token`, `user_type=Location`; answers a new access token, `expires_in` and a NEW refresh token; a refresh token works once (`invalid_grant` after) | seed |
 | token expiry | an access token past `expires_in`: 401 `Invalid JWT` | seed |
 | injected faults | 500, 429 (no `Retry-After`, as above), reset after processing, slow answers: switches of the sandbox | vendor-contracts.md (what the sandbox must do) |
+| refused titles | a test switch (`highlevel_refused_titles`): those products are refused with 422, standing for what HighLevel refuses that is not modelled here | the sandbox's own (tests of the client's split) |
 """
 
 from __future__ import annotations
@@ -182,6 +183,9 @@ class HighLevel(SimulatedVendor):
         problems = [str(problem) for problem in issues(openapi_validator(SCHEMA_FILE, "PublicExporterPayload"), payload)]
         if isinstance(payload, dict):
             problems += beyond_the_schema(payload, self.config.highlevel_max_products)
+            problems += [f"products.{i}.title {product['title']!r} is refused (the sandbox's test switch)"
+                         for i, product in enumerate(payload.get("products") or [])
+                         if isinstance(product, dict) and product.get("title") in self.config.highlevel_refused_titles]
         if problems:  # the whole request is refused: nothing of it is imported
             raise VendorError(422, problems)
         created = []

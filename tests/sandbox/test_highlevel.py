@@ -384,3 +384,16 @@ def test_access_token_expires_after_the_configured_lifetime(make_sandbox, connec
     assert expired.json() == {"statusCode": 401, "message": "Invalid JWT"}
     import_courses(api, seed_payload(), headers=bearer)  # the same expired token again
     assert vendor_state(server, "highlevel")["oauth"] == {"refreshes": 1, "refused": 0, "expired_tokens": 1}
+
+
+def test_refused_titles_switch_refuses_those_products_with_422(make_sandbox, connect):
+    server = make_sandbox(highlevel_refused_titles=("Course 1",))
+    api = connect(server, "highlevel")
+
+    refused = import_courses(api, products(3))
+    accepted = import_courses(api, replaced(products(3), ("products", 1, "title"), "Course 9"))
+
+    assert refused.status_code == 422
+    assert refused.json()["message"] == ["products.1.title 'Course 1' is refused (the sandbox's test switch)"]
+    assert accepted.status_code == 201
+    assert sorted(vendor_state(server, "highlevel")["created_per_key"]) == ["Course 0", "Course 2", "Course 9"]
