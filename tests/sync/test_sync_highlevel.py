@@ -59,9 +59,9 @@ def test_a_refused_batch_is_split_so_the_bad_product_is_rejected_alone_and_the_g
 
 def test_a_split_never_sends_again_what_may_have_landed(highlevel_sandbox, catalog, instance, monkeypatch):
     server = highlevel_sandbox(highlevel_refused_titles=("Course 9",))
-    # Seed 2 draws, for the 9 requests of the split above, a reset for the 2nd only: the first half (C000 to
-    # C004) is imported, and its answer lost.
-    server.set_faults("highlevel", reset_rate=0.3, seed=2)
+    # The 2nd request of the split above is cut off after it was processed: the first half (C000 to C004)
+    # is imported, and its answer lost.
+    server.set_faults("highlevel", script=["none", "reset"])
     monkeypatch.setenv("HIGHLEVEL_BATCH_SIZE", "10")
     monkeypatch.setenv("HIGHLEVEL_WORKERS", "1")
     catalog.n = 10
