@@ -5,9 +5,11 @@ course is a duplicate here as it is there. The external key in the state is the 
 
 The rules, each with its test in tests/sandbox/test_highlevel.py (or test_faults.py). Sources: "seed" is
 vendor-contracts.md section 1 (with vendor-schemas/highlevel-courses.openapi.json, HighLevel's own
-OpenAPI file for the importer); "docs" pages are on marketplace.gohighlevel.com; "issue 12" is what was
-seen on the live API and is in none of HighLevel's pages (searched: the v3 and 2023-02-21 Import Courses
-pages, the OpenAPI file, the official Node and Python SDKs' models).
+OpenAPI file for the importer); "docs" pages are on marketplace.gohighlevel.com; "issue 12" rows are
+that issue's report of what HighLevel refuses, which none of HighLevel's pages states (searched: the v3
+and 2023-02-21 Import Courses pages, the OpenAPI file, the official Node and Python SDKs' models): if the
+live API turns out to accept one, drop its row (the client copes either way: a refused product is
+isolated and rejected with HighLevel's reason).
 
 | rule | HighLevel's behaviour | source |
 |---|---|---|
@@ -17,7 +19,7 @@ pages, the OpenAPI file, the official Node and Python SDKs' models).
 | `Version` values | `2021-07-28` (the seed's, and what our client sends), `2023-02-21` (that version of the Course Import page; the Node SDK's default), `v3` (the current page's enum; the Python SDK's); any other: 400 | seed; docs /docs/ghl/courses/import-courses, /docs/2023-02-21/ghl/courses/course-import, /docs/Versioning; GoHighLevel/highlevel-api-sdk lib/HighLevel.ts; GoHighLevel/highlevel-api-python src/highlevel/highlevel.py |
 | JSON body | not `application/json`, or not JSON: 400 | seed |
 | schema | `PublicExporterPayload` (required fields, enums, types): 422 `{statusCode, message: [...], error}` | seed (the OpenAPI file) |
-| a 422 is whole | a refused request imports none of its products (validation runs before the import) | seed (422 is the validation answer, before any work) |
+| a 422 is whole | a refused request imports none of its products | seed: the 422 `{statusCode, message: [...], error}` is the shape of request validation (NestJS's), which runs before the handler; no page says it in words |
 | `products: []` | 422 `products should not be empty` | issue 12 |
 | `categories: []` | accepted: the schema requires the array, not an entry (a courses-only catalog sends none) | seed; docs (no minimum) |
 | `imageUrl` | not a URL: 422 `products.N.imageUrl must be a URL address` (the docs say only: a string) | issue 12 |
