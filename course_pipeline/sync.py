@@ -33,10 +33,10 @@ from .vendors.base import Origin, PayloadItem, PayloadSet
 from .vendors.client import Change, Result, VendorClient
 
 # What can happen to a course at a vendor in a run (the ledger's outcome status). reconciled: an answer
-# was lost, and the item was found at the vendor afterwards (vendors/client.py LANDED). accepted: the
-# vendor took a create to carry out in the background and gives no way to confirm it (HighLevel's
-# import); the ledger holds it as ours, like created.
-OUTCOMES = ("created", "accepted", "updated", "reconciled", "unchanged", "deactivated", "orphaned", "rejected",
+# was lost, and the item was found at the vendor afterwards (vendors/client.py LANDED). queued: the
+# vendor took a create to carry out in the background, and no documented means confirms it (HighLevel's
+# import); the ledger holds it as ours, like created, and never sends it again.
+OUTCOMES = ("created", "queued", "updated", "reconciled", "unchanged", "deactivated", "orphaned", "rejected",
             "failed", "unknown")
 
 

@@ -63,7 +63,7 @@ class Catalog:
 
 
 def created(vendor: str) -> str:
-    """The outcome a vendor's successful create is reported as (HighLevel's import: accepted)."""
+    """The outcome a vendor's successful create is reported as (HighLevel's import: queued)."""
     return CLIENTS[vendor].create_outcome
 
 

@@ -129,7 +129,7 @@ def test_highlevel_unknowns_are_listed_marked_and_settled_in_one_command(catalog
     assert "10 settled landed; 5 settled not landed" in out and "0 not unknown" in out
 
     rerun = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
-    assert (rerun.counts["accepted"], rerun.counts["unchanged"], rerun.counts["unknown"]) == (5, 25, 0)
+    assert (rerun.counts["queued"], rerun.counts["unchanged"], rerun.counts["unknown"]) == (5, 25, 0)
     assert env.state()["vendors"]["highlevel"]["created_per_key"] == {f"Course {i}": 1 for i in range(30)}
     states = ledger.states("highlevel", first.account)
     assert {states[r["course_id"]].status for r in rows if r["landed"] == "yes"} == {"reconciled"}

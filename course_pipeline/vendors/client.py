@@ -32,7 +32,7 @@ class Result:
     """A client's word on one item."""
 
     course_id: str
-    status: str  # created | accepted | updated | reconciled | deactivated | rejected | failed | unknown
+    status: str  # created | queued | updated | reconciled | deactivated | rejected | failed | unknown
     http_status: int | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -45,8 +45,8 @@ class Result:
 
 
 # What a vendor holds after these (reconciled: a lost answer settled, the item found there afterwards),
-# or has taken to create (accepted: HighLevel's import): never sent again as new.
-LANDED = ("created", "accepted", "updated", "reconciled", "deactivated")
+# or has taken to create (queued: HighLevel's import): never sent again as new.
+LANDED = ("created", "queued", "updated", "reconciled", "deactivated")
 
 
 def undelivered(course_ids: list[str], exc: TransportError, *, after: str | None = None,
@@ -92,7 +92,7 @@ class VendorClient:
     can_deactivate: bool = True
     can_update: bool = True
     resend_is_safe: bool = True  # a lost answer may be re-sent without risk of a duplicate
-    create_outcome: str = "created"  # what a successful create is reported as (HighLevel: accepted)
+    create_outcome: str = "created"  # what a successful create is reported as (HighLevel: queued)
 
     def __init__(self, transport: HttpTransport, account: str):
         self.transport = transport

@@ -34,7 +34,7 @@ def test_sync_assets_record_counts_and_report_lineage(env, catalog, instance):
     checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks[("kombo_sync", "no_failed_items")]
     report = result.output_for_node("sync_report")
-    assert len(report) == 40 and set(report["status"]) == {"created", "accepted"}  # accepted: HighLevel
+    assert len(report) == 40 and set(report["status"]) == {"created", "queued"}  # queued: HighLevel
     row = report[(report["vendor"] == "thought_industries") & (report["course_id"] == "C002")].iloc[0]
     assert (row["title"], row["source_file"], row["source_row"]) == ("Course 2", "courses.csv", 4)
     assert row["vendor_id"] in {c["id"] for c in env.state()["vendors"]["thought_industries"]["courses"]}
@@ -61,7 +61,7 @@ def test_cli_sync_and_plan_print_the_documented_json(env, catalog, tmp_path, mon
     synced = json.loads(capsys.readouterr().out)["vendors"]
     assert set(synced) == set(VENDOR_NAMES)
     for vendor, counts in synced.items():
-        assert set(counts) == {"created", "accepted", "updated", "reconciled", "unchanged", "deactivated",
+        assert set(counts) == {"created", "queued", "updated", "reconciled", "unchanged", "deactivated",
                                "orphaned", "rejected", "failed", "unknown", "requests", "throttled"}
         assert counts[created(vendor)] == 10
     assert main(["sync", sources_file, "--vendor", "stackone", "--json"]) == 0

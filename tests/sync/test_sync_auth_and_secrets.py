@@ -58,7 +58,7 @@ def test_highlevel_oauth_refreshes_once_per_expiry_under_default_workers_and_sto
         catalog.n += 24
         report = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
         after = sandbox.state()["vendors"]["highlevel"]["oauth"]
-        assert (report.counts["accepted"], report.counts["failed"], report.counts["unknown"]) == (24, 0, 0), run
+        assert (report.counts["queued"], report.counts["failed"], report.counts["unknown"]) == (24, 0, 0), run
         expired = after["expired_tokens"] - before["expired_tokens"]
         # One refresh to start (the access token is not kept between runs) and one per token that expired,
         # however many worker threads met it: the refresh token works once, and none was refused.

@@ -1,7 +1,7 @@
 """HighLevel through the sync assets: a 422 refuses the whole request, so a refused batch is split until
 each bad product is alone and the good ones land; the daily quota stops the vendor cleanly with the rest
 left for the next run; a burst 429 is waited out by the X-RateLimit-* headers (no Retry-After); a 201 is
-`accepted`, with no vendor id. The sandbox's rules are in course_pipeline/sandbox/highlevel.py."""
+`queued`, with no vendor id. The sandbox's rules are in course_pipeline/sandbox/highlevel.py."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_a_refused_batch_is_split_so_the_bad_product_is_rejected_alone_and_the_g
 
     report = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
 
-    assert (report.counts["accepted"], report.counts["rejected"], report.counts["failed"]) == (9, 1, 0)
+    assert (report.counts["queued"], report.counts["rejected"], report.counts["failed"]) == (9, 1, 0)
     # 10 refused -> 5 land + 5 refused -> 2 land + 3 refused -> 1 lands + 2 refused -> 1 lands + 1 refused:
     # 9 requests, against 1 for a batch that lands and 10 for one course a request.
     assert report.requests == highlevel(server)["counters"]["requests"] == 9
@@ -70,7 +70,7 @@ def test_a_split_never_sends_again_what_may_have_landed(highlevel_sandbox, catal
 
     assert highlevel(server)["counters"]["faults"]["reset"] == 1
     statuses = report.outcomes.set_index("course_id")["status"].to_dict()
-    assert [statuses[f"C{i:03d}"] for i in range(10)] == ["unknown"] * 5 + ["accepted"] * 4 + ["rejected"]
+    assert [statuses[f"C{i:03d}"] for i in range(10)] == ["unknown"] * 5 + ["queued"] * 4 + ["rejected"]
     server.set_faults("highlevel")
     again = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
     assert (again.counts["unknown"], again.counts["unchanged"], again.counts["rejected"]) == (5, 4, 1)
@@ -87,7 +87,7 @@ def test_a_batch_larger_than_highlevel_takes_is_split_until_it_fits(highlevel_sa
 
     report = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
 
-    assert (report.counts["accepted"], report.counts["rejected"], report.counts["failed"]) == (16, 0, 0)
+    assert (report.counts["queued"], report.counts["rejected"], report.counts["failed"]) == (16, 0, 0)
     assert report.requests == 2 + 4 + 8  # two batches of 8, refused; their halves of 4, refused; 2s land
     held = highlevel(server)["created_per_key"]
     assert len(held) == 16 and set(held.values()) == {1}
@@ -102,7 +102,7 @@ def test_the_daily_quota_stops_highlevel_cleanly_and_the_rest_goes_in_the_next_r
 
     report = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
 
-    assert (report.counts["accepted"], report.counts["failed"], report.counts["unknown"]) == (6, 4, 0)
+    assert (report.counts["queued"], report.counts["failed"], report.counts["unknown"]) == (6, 4, 0)
     failed = report.outcomes[report.outcomes["status"] == "failed"]
     assert set(failed["error_code"]) == {"DAILY_QUOTA"} and set(failed["attempts"]) == {1}
     assert "daily request limit" in failed["error_message"].iloc[0]
@@ -115,7 +115,7 @@ def test_the_daily_quota_stops_highlevel_cleanly_and_the_rest_goes_in_the_next_r
 
     clock.advance(86_400)  # the next day
     again = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
-    assert (again.counts["accepted"], again.counts["unchanged"], again.counts["failed"]) == (4, 6, 0)
+    assert (again.counts["queued"], again.counts["unchanged"], again.counts["failed"]) == (4, 6, 0)
     assert again.requests == 2
     held = highlevel(server)["created_per_key"]
     assert len(held) == 10 and set(held.values()) == {1}
@@ -130,18 +130,18 @@ def test_a_burst_429_is_waited_out_by_the_rate_headers_without_retry_after(highl
 
     report = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
 
-    assert (report.counts["accepted"], report.counts["failed"]) == (9, 0)
+    assert (report.counts["queued"], report.counts["failed"]) == (9, 0)
     assert report.counts["throttled"] > 0 and highlevel(server)["counters"]["throttled"] == report.counts["throttled"]
     assert set(highlevel(server)["created_per_key"].values()) == {1}
 
 
-def test_an_import_is_accepted_without_a_vendor_id_and_never_sent_again(env, catalog, instance, ledger):
+def test_an_import_is_queued_without_a_vendor_id_and_never_sent_again(env, catalog, instance, ledger):
     catalog.n = 5
     report = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
 
-    assert report.counts["accepted"] == 5 and report.counts["created"] == 0
+    assert report.counts["queued"] == 5 and report.counts["created"] == 0
     assert report.outcomes["vendor_id"].isna().all()  # the 201's body is not documented: no id is taken from it
     states = ledger.states("highlevel", report.account)
-    assert {s.status for s in states.values()} == {"accepted"} and all(s.vendor_id is None for s in states.values())
+    assert {s.status for s in states.values()} == {"queued"} and all(s.vendor_id is None for s in states.values())
     again = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
     assert (again.counts["unchanged"], again.requests) == (5, 0)

@@ -136,7 +136,7 @@ def test_a_person_resolves_unknown_and_unsupported_highlevel_items(catalog, env,
     assert ledger.resolve("highlevel", account, "C001", landed=False)
     third = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
     counts = third.counts
-    assert (counts["unchanged"], counts["accepted"], counts["unknown"]) == (1, 1, 28)
+    assert (counts["unchanged"], counts["queued"], counts["unknown"]) == (1, 1, 28)
     held = env.state()["vendors"]["highlevel"]["created_per_key"]
     assert held["Course 1"] == 2 and held["Course 0"] == 1  # the person said C001 was not there: re-imported
 

@@ -1,7 +1,7 @@
 """HighLevel's course importer: products in batches, and OAuth with a rotating refresh token.
 
 An import cannot be repeated safely (HighLevel has no external id and no upsert), so a lost answer makes
-the batch `unknown`, and a changed course cannot be updated. A 201 is `accepted`: HighLevel copies the
+the batch `unknown`, and a changed course cannot be updated. A 201 is `queued`: HighLevel copies the
 course in the background and documents no way to confirm it (nor the 201's body, so no vendor id is
 taken from it). A 422 refuses the whole request, so a refused batch is split until each bad product is
 alone (rejected with HighLevel's reason) and the good ones land. When the daily quota
@@ -128,7 +128,7 @@ class HighLevelClient(VendorClient):
     can_deactivate = False
     can_update = False
     resend_is_safe = False
-    create_outcome = "accepted"
+    create_outcome = "queued"
 
     def __init__(self, transport: HttpTransport, account: str):
         super().__init__(transport, account)
@@ -156,7 +156,7 @@ class HighLevelClient(VendorClient):
             status = "rejected" if response.status_code == 422 else "failed"
             return [Result(cid, status, response.status_code, code, self.transport.redact(message),
                            attempts=response.attempts) for cid in ids]
-        return [Result(cid, "accepted", 201, attempts=response.attempts) for cid in ids]
+        return [Result(cid, "queued", 201, attempts=response.attempts) for cid in ids]
 
     def notices(self) -> list[str]:
         if not self._left_for_tomorrow:
