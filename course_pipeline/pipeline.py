@@ -91,7 +91,10 @@ def sync_vendor(payloads: PayloadSet, client: VendorClient, ledger: Ledger, *, s
     client.notify = notify  # the vendor's warnings go to the run's log
     with ledger.hold(client.vendor, client.account, run_id=run_id, source=source, notify=notify, stop=STOP):
         plan = plan_now()  # read under the lock: what another sync of this account just recorded counts
-        return VendorSync(plan, Sync(plan, client, ledger, run_id=run_id, progress=progress).run())
+        report = Sync(plan, client, ledger, run_id=run_id, progress=progress).run()
+    for line in client.notices():  # said once a step, e.g. a quota that ran out
+        notify(line)
+    return VendorSync(plan, report)
 
 
 @dataclass

@@ -34,9 +34,11 @@ from .vendors.base import Origin, PayloadItem, PayloadSet
 from .vendors.client import Change, Result, VendorClient
 
 # What can happen to a course at a vendor in a run (the ledger's outcome status). reconciled: an answer
-# was lost, and the item was found at the vendor afterwards (vendors/client.py LANDED).
-OUTCOMES = ("created", "updated", "reconciled", "unchanged", "deactivated", "orphaned", "rejected", "failed",
-            "unknown")
+# was lost, and the item was found at the vendor afterwards (vendors/client.py LANDED). queued: the
+# vendor took a create to carry out in the background, and no documented means confirms it (HighLevel's
+# import); the ledger holds it as ours, like created, and never sends it again.
+OUTCOMES = ("created", "queued", "updated", "reconciled", "unchanged", "deactivated", "orphaned", "rejected",
+            "failed", "unknown")
 
 
 @dataclass
@@ -52,11 +54,12 @@ class Plan:
     hashes: dict[str, str] = field(default_factory=dict)
     held: list[State] = field(default_factory=list)  # take-downs the deactivation guard holds back
     verdict: str | None = None  # why they are held, and how to proceed
+    create_outcome: str = "created"  # the client's word for a create that succeeded
 
     def rows(self) -> list[dict]:
         """What the plan would do, item by item (the dry run's report)."""
-        rows = [{"course_id": s.item.course_id, "action": s.action, "status": "created" if s.action == "create"
-                 else "updated", "origin": s.item.origin} for s in self.sends]
+        rows = [{"course_id": s.item.course_id, "action": s.action, "status": self.create_outcome
+                 if s.action == "create" else "updated", "origin": s.item.origin} for s in self.sends]
         rows += [{"course_id": i.course_id, "action": "none", "status": "unchanged", "origin": i.origin}
                  for i in self.unchanged]
         rows += [{"course_id": s.course_id, "action": "deactivate", "status": "deactivated",
@@ -68,7 +71,7 @@ class Plan:
     def counts(self) -> dict[str, int]:
         """The outcome counts this plan would reach if every request succeeded (requests 0)."""
         counts = Counter({status: 0 for status in OUTCOMES})
-        counts.update(("created" if s.action == "create" else "updated") for s in self.sends)
+        counts.update((self.create_outcome if s.action == "create" else "updated") for s in self.sends)
         counts["unchanged"] += len(self.unchanged)
         counts["deactivated"] += len(self.deactivations)
         counts.update(status for _, _, status, _, _ in self.settled)
@@ -77,7 +80,7 @@ class Plan:
 
 def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, catalog_ids: set[str],
               client: VendorClient) -> Plan:
-    plan = Plan(vendor=payloads.vendor, source=source)
+    plan = Plan(vendor=payloads.vendor, source=source, create_outcome=client.create_outcome)
     sending = set()
     for item in payloads.items:
         plan.origins[item.course_id] = item.origin
@@ -404,4 +407,5 @@ def failed_only(plan: Plan) -> Plan:
     """The part of a plan that retries what last failed (or is unknown where a repeat is safe); nothing
     else is looked at, so nothing else gets an outcome."""
     retry = [s for s in plan.sends if s.state is not None and s.state.status in ("failed", "unknown", IN_FLIGHT)]
-    return Plan(vendor=plan.vendor, source=plan.source, sends=retry, origins=plan.origins, hashes=plan.hashes)
+    return Plan(vendor=plan.vendor, source=plan.source, sends=retry, origins=plan.origins, hashes=plan.hashes,
+                create_outcome=plan.create_outcome)

@@ -17,7 +17,7 @@ from course_pipeline.catalog.sources import load_sources
 from course_pipeline.defs.definitions import build_defs
 from course_pipeline.defs.runner import run_sync
 from course_pipeline.ledger import Ledger
-from course_pipeline.vendors import VENDOR_NAMES
+from course_pipeline.vendors import CLIENTS, VENDOR_NAMES
 
 # Limits well above what these tests send, the same on both sides, so a 429 means a real fault.
 FAST = {"highlevel_rate_limit": 200, "highlevel_rate_window": 1.0, "stackone_rate_limit": 200,
@@ -60,6 +60,11 @@ class Catalog:
         self.sources_file.write_text(yaml.safe_dump({"sources": [
             {"name": self.name, "format": "csv", "path": "courses.csv", "tables": {"courses": {}}}]}))
         return self.sources_file
+
+
+def created(vendor: str) -> str:
+    """The outcome a vendor's successful create is reported as (HighLevel's import: queued)."""
+    return CLIENTS[vendor].create_outcome
 
 
 def account_of(vendor: str) -> str:

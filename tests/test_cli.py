@@ -11,7 +11,7 @@ import json
 import pytest
 import yaml
 from broken_sources import BROKEN_LINES, assert_broken_reported, mixed_sources
-from sync_support import sync
+from sync_support import created, sync
 
 from course_pipeline.cli import main
 
@@ -129,7 +129,7 @@ def test_highlevel_unknowns_are_listed_marked_and_settled_in_one_command(catalog
     assert "10 settled landed; 5 settled not landed" in out and "0 not unknown" in out
 
     rerun = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
-    assert (rerun.counts["created"], rerun.counts["unchanged"], rerun.counts["unknown"]) == (5, 25, 0)
+    assert (rerun.counts["queued"], rerun.counts["unchanged"], rerun.counts["unknown"]) == (5, 25, 0)
     assert env.state()["vendors"]["highlevel"]["created_per_key"] == {f"Course {i}": 1 for i in range(30)}
     states = ledger.states("highlevel", first.account)
     assert {states[r["course_id"]].status for r in rows if r["landed"] == "yes"} == {"reconciled"}
@@ -263,7 +263,7 @@ def test_plan_reports_broken_sources_and_plans_the_good_one(env, tmp_path, capsy
     doc = json.loads(out)
     assert list(doc["failed_sources"]) == list(BROKEN_LINES)
     assert_broken_reported(list(doc["failed_sources"].values()))
-    assert {v: c["created"] for v, c in doc["vendors"].items()} == dict.fromkeys(doc["vendors"], 1)
+    assert {v: c[created(v)] for v, c in doc["vendors"].items()} == dict.fromkeys(doc["vendors"], 1)
     assert all(c["requests"] == 0 for c in doc["vendors"].values())  # a plan sends nothing
     assert "Traceback" not in err
 

@@ -128,7 +128,7 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         counts = done.counts()
         outcomes = plan_frame(done.plan, vendor, client.account) if report is None else outcomes_frame(report)
         seconds = time.monotonic() - started
-        sent = counts["created"] + counts["updated"] + counts["reconciled"] + counts["deactivated"]
+        sent = sum(counts[status] for status in ("created", "queued", "updated", "reconciled", "deactivated"))
         metadata = {
             **{f"count/{status}": dg.MetadataValue.int(counts[status]) for status in OUTCOMES},
             "requests": dg.MetadataValue.int(counts["requests"]),

@@ -91,6 +91,10 @@ class SandboxConfig:
     highlevel_rate_window: float = 10.0
     highlevel_daily_limit: int = 200_000
     highlevel_token_lifetime: float = 86_399.0
+    highlevel_max_products: int = 50  # not documented by HighLevel: see the rules table in sandbox/highlevel.py
+    # A test switch, not a HighLevel rule: products with these titles are refused (422), standing for
+    # whatever HighLevel refuses that the sandbox does not model.
+    highlevel_refused_titles: tuple[str, ...] = ()
     # Kombo: at most 30 requests in flight per integration; bulk tasks run asynchronously.
     kombo_concurrency_limit: int = 30
     kombo_rate_limit: int | None = None  # Kombo documents no request-rate number: off by default

@@ -43,6 +43,8 @@ class SimulatedVendor:
     rate_limited_code: ClassVar[str | None] = None
     server_error_code: ClassVar[str | None] = None
     not_found_code: ClassVar[str | None] = None
+    # Whether the vendor's 429 carries Retry-After (HighLevel documents only its X-RateLimit-* headers).
+    sends_retry_after: ClassVar[bool] = True
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
@@ -154,7 +156,8 @@ class SimulatedVendor:
                               processed_before_delay=draw.processed_before_delay)
 
     def _too_many(self, retry_after: int, message: str, code: str | None) -> JSONResponse:
-        return self.error_response(429, message, code, {"Retry-After": str(retry_after)})
+        headers = {"Retry-After": str(retry_after)} if self.sends_retry_after else None
+        return self.error_response(429, message, code, headers)
 
 
 def _with_headers(send: Send, headers: Mapping[str, str]) -> Send:

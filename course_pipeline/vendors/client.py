@@ -37,7 +37,7 @@ class Result:
     """A client's word on one item."""
 
     course_id: str
-    status: str  # created | updated | reconciled | deactivated | rejected | failed | unknown
+    status: str  # created | queued | updated | reconciled | deactivated | rejected | failed | unknown
     http_status: int | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -49,8 +49,9 @@ class Result:
         return self.status in LANDED
 
 
-# What a vendor holds after these (reconciled: a lost answer settled, the item found there afterwards).
-LANDED = ("created", "updated", "reconciled", "deactivated")
+# What a vendor holds after these (reconciled: a lost answer settled, the item found there afterwards),
+# or has taken to create (queued: HighLevel's import): never sent again as new.
+LANDED = ("created", "queued", "updated", "reconciled", "deactivated")
 
 
 def undelivered(course_ids: list[str], exc: TransportError, *, after: str | None = None,
@@ -63,7 +64,7 @@ def undelivered(course_ids: list[str], exc: TransportError, *, after: str | None
     Thought Industries course found). Then they are `unknown` whatever this request's error: the vendor
     holds them, or is processing them, even if this one was never sent."""
     if isinstance(exc, NotSent) and after is None:
-        return [Result(cid, "failed", exc.status, not_sent, exc.message, attempts=exc.attempts)
+        return [Result(cid, "failed", exc.status, exc.code or not_sent, exc.message, attempts=exc.attempts)
                 for cid in course_ids]
     message = exc.message if after is None else f"{after}, then: {exc.message}"
     return [Result(cid, "unknown", exc.status, "ANSWER_LOST", message, attempts=exc.attempts)
@@ -98,6 +99,7 @@ class VendorClient:
     resend_is_safe: bool = True  # a lost answer may be re-sent without risk of a duplicate
     # The vendor answers a body it has seen with its earlier result: the engine fills Change.answered.
     dedupes_identical_bodies: bool = False
+    create_outcome: str = "created"  # what a successful create is reported as (HighLevel: queued)
 
     def __init__(self, transport: HttpTransport, account: str):
         self.transport = transport
@@ -109,6 +111,10 @@ class VendorClient:
 
     def deactivate(self, states: list[State]) -> list[Result]:
         raise NotImplementedError
+
+    def notices(self) -> list[str]:
+        """What the run log should say once at the end of a sync (e.g. a quota that ran out)."""
+        return []
 
     def close(self) -> None:
         self.transport.close()

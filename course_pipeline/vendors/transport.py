@@ -9,7 +9,9 @@ Retry rules (the heart of "never a duplicate"):
   otherwise the caller gets Uncertain and the item is `unknown`, never re-sent blindly.
 - NotSent (provably not processed) is what the caller gets only when no attempt may have been
   processed: a reset, then 429s until attempts run out, is Uncertain.
-- 401: the auth gets one chance to refresh (HighLevel OAuth), then the request is repeated once.
+- 401: the auth gets one chance to refresh (HighLevel OAuth), then the request is repeated once, at once.
+- a quota that outlasts the run (HighLevel's daily one, see `quota`): once spent, nothing more is sent
+  and its 429 is not retried.
 - other 4xx: returned to the caller, which turns the vendor's error into a failed outcome.
 """
 
@@ -282,11 +284,11 @@ class NotSent(TransportError):
 
 
 class _Again(Exception):
-    """Internal: this attempt should be repeated, after at least `wait` seconds."""
+    """Internal: this attempt should be repeated, after at least `wait` seconds (`now`: without backoff)."""
 
-    def __init__(self, reason: TransportError, wait: float = 0.0):
+    def __init__(self, reason: TransportError, wait: float = 0.0, now: bool = False):
         super().__init__(reason.message)
-        self.reason, self.wait = reason, wait
+        self.reason, self.wait, self.now = reason, wait, now
 
 
 def _not_sent(exc: requests.RequestException) -> bool:
@@ -385,6 +387,10 @@ class HttpTransport:
         self.session.mount("https://", adapter)
         self._refresh_lock = threading.Lock()
         self.stop: threading.Event | None = None  # set: no further attempt, no further wait
+        # A vendor's quota that outlasts the run (HighLevel's daily one): given an answer's headers, the
+        # (code, message) when it is used up. Then nothing more is sent and a 429 is not retried.
+        self.quota: Callable[[Any], tuple[str, str] | None] | None = None
+        self.quota_spent: tuple[str, str] | None = None
         self._backoff = wait_exponential_jitter(multiplier=self.retry.initial, exp_base=self.retry.factor,
                                                 max=self.retry.cap, jitter=self.retry.initial)
 
@@ -398,9 +404,10 @@ class HttpTransport:
         refreshed = {"done": False}
 
         def wait(state: RetryCallState) -> float:
-            backoff = self._backoff(state)
-            hint = getattr(state.outcome.exception(), "wait", 0.0) if state.outcome else 0.0
-            return max(backoff, hint)
+            again = state.outcome.exception() if state.outcome else None
+            if getattr(again, "now", False):
+                return 0.0
+            return max(self._backoff(state), getattr(again, "wait", 0.0))
 
         def stopped(_state: RetryCallState) -> bool:
             return self.stop is not None and self.stop.is_set()
@@ -435,6 +442,9 @@ class HttpTransport:
         raise AssertionError("unreachable")
 
     def _attempt(self, method, path, idempotent, json, params, data, refreshed) -> requests.Response:
+        if self.quota_spent:
+            code, message = self.quota_spent
+            raise NotSent(message, code=code)
         headers = dict(self.headers)
         auth = self.auth.apply(self.session, headers)
         place = self.limiter.acquire()
@@ -458,6 +468,12 @@ class HttpTransport:
         if announced:
             self.limiter.follow_concurrency(*announced)
         status = response.status_code
+        spent = self.quota(response.headers) if self.quota else None
+        if spent:
+            self.quota_spent = spent
+            if status == 429:  # no retry can succeed before the quota resets
+                self.stats.add(throttled=1)
+                raise NotSent(spent[1], status=429, code=spent[0])
         if status == 429:
             self.stats.add(throttled=1)
             delay = retry_after_seconds(response.headers)
@@ -468,8 +484,8 @@ class HttpTransport:
         if status == 401 and not refreshed["done"]:
             refreshed["done"] = True
             with self._refresh_lock:
-                if self.auth.refresh(self, headers):
-                    raise _Again(NotSent(f"{self.vendor}: 401 after refreshing the token", status=401))
+                if self.auth.refresh(self, headers):  # fresh credentials: no reason to wait
+                    raise _Again(NotSent(f"{self.vendor}: 401 after refreshing the token", status=401), now=True)
             return response
         if status in RETRYABLE_STATUS:
             error = Uncertain(f"{self.vendor} answered {status}: {self.redact(response.text[:300])}", status=status)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import dagster as dg
+from sync_support import created
 
 from course_pipeline.defs.partitions import catalog_partitions
 
@@ -68,7 +69,7 @@ def test_two_syncs_started_together_on_a_fresh_home_both_run(env, catalog, tmp_p
         outcome = json.loads(out)
         assert outcome["failed_sources"] == {}
         # Both send to one sandbox: Thought Industries finds the other's courses there (reconciled).
-        landed = {v: c["created"] + c["reconciled"] for v, c in outcome["vendors"].items()}
+        landed = {v: c[created(v)] + c["reconciled"] for v, c in outcome["vendors"].items()}
         assert landed == dict.fromkeys(outcome["vendors"], 30)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_dynamic_partitions(catalog_partitions.name) == [catalog.name]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from sync_support import created
+
 from course_pipeline.catalog.sources import load_sources
 from course_pipeline.cli import main
 from course_pipeline.defs.runner import run_sync
@@ -27,12 +29,12 @@ def test_sync_assets_record_counts_and_report_lineage(env, catalog, instance):
     assert result.success
     for vendor in VENDOR_NAMES:
         meta = metadata(result, f"{vendor}_sync")
-        assert meta["count/created"] == 10 and meta["requests"] > 0 and meta["throttled_429"] == 0
+        assert meta[f"count/{created(vendor)}"] == 10 and meta["requests"] > 0 and meta["throttled_429"] == 0
         assert meta["failures"] == "No failed or unknown items."
     checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks[("kombo_sync", "no_failed_items")]
     report = result.output_for_node("sync_report")
-    assert len(report) == 40 and set(report["status"]) == {"created"}
+    assert len(report) == 40 and set(report["status"]) == {"created", "queued"}  # queued: HighLevel
     row = report[(report["vendor"] == "thought_industries") & (report["course_id"] == "C002")].iloc[0]
     assert (row["title"], row["source_file"], row["source_row"]) == ("Course 2", "courses.csv", 4)
     assert row["vendor_id"] in {c["id"] for c in env.state()["vendors"]["thought_industries"]["courses"]}
@@ -58,10 +60,10 @@ def test_cli_sync_and_plan_print_the_documented_json(env, catalog, tmp_path, mon
     assert main(["sync", sources_file, "--json"]) == 0
     synced = json.loads(capsys.readouterr().out)["vendors"]
     assert set(synced) == set(VENDOR_NAMES)
-    for counts in synced.values():
-        assert set(counts) == {"created", "updated", "reconciled", "unchanged", "deactivated", "orphaned",
-                               "rejected", "failed", "unknown", "requests", "throttled"}
-        assert counts["created"] == 10
+    for vendor, counts in synced.items():
+        assert set(counts) == {"created", "queued", "updated", "reconciled", "unchanged", "deactivated",
+                               "orphaned", "rejected", "failed", "unknown", "requests", "throttled"}
+        assert counts[created(vendor)] == 10
     assert main(["sync", sources_file, "--vendor", "stackone", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)["vendors"]
     assert list(again) == ["stackone"] and again["stackone"]["unchanged"] == 10 and again["stackone"]["requests"] == 0

@@ -51,8 +51,8 @@ def test_injected_error_is_the_vendors_own_and_processes_nothing(sandbox, connec
 
     assert answer.status_code == status
     assert ERROR_SHAPES[vendor](answer.json(), status)
-    if status == 429:
-        assert answer.headers["Retry-After"] == "1"
+    if status == 429:  # HighLevel documents no Retry-After (sandbox/highlevel.py)
+        assert answer.headers.get("Retry-After") == (None if vendor == "highlevel" else "1")
     state = vendor_state(sandbox, vendor)
     assert state["created_per_key"] == {}
     assert state["counters"]["faults"] == {"500": 0, "429": 0, "reset": 0, "slow": 0, str(status): 1}

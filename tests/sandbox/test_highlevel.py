@@ -135,13 +135,77 @@ def test_bad_or_missing_token_is_401_invalid_jwt(highlevel, sandbox, authorizati
 
 @pytest.mark.parametrize(("version", "message"), [
     (None, "Version header was not found"),
-    ("2021-04-15", "Version header must be 2021-07-28"),
+    ("2021-04-15", "Version header must be one of 2021-07-28, 2023-02-21, v3"),
+    ("v2", "Version header must be one of 2021-07-28, 2023-02-21, v3"),
 ])
-def test_missing_or_wrong_version_header_is_400(highlevel, version, message):
+def test_missing_or_wrong_version_header_is_400(highlevel, sandbox, version, message):
     answer = import_courses(highlevel, seed_payload(), headers={"Version": version})
 
     assert answer.status_code == 400
     assert answer.json() == {"statusCode": 400, "message": message}
+    assert vendor_state(sandbox, "highlevel")["courses"] == []
+
+
+@pytest.mark.parametrize("version", ["2021-07-28", "2023-02-21", "v3"])
+def test_the_seeds_version_and_the_newer_ones_the_docs_and_sdks_send_are_accepted(highlevel, version):
+    assert import_courses(highlevel, seed_payload(), headers={"Version": version}).status_code == 201
+
+
+# What HighLevel refuses beyond its OpenAPI file (issue 12), and what it does not.
+
+def products(n: int) -> dict:
+    payload = seed_payload()
+    payload["products"] = [{**payload["products"][0], "title": f"Course {i}"} for i in range(n)]
+    return payload
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    (replaced(seed_payload(), ("products",), []), "products should not be empty"),
+    (replaced(seed_payload(), ("products", 0, "imageUrl"), "not a url"), "products.0.imageUrl must be a URL address"),
+    (replaced(seed_payload(), ("products", 0, "imageUrl"), "/img/python.png"),
+     "products.0.imageUrl must be a URL address"),
+    (replaced(seed_payload(), ("courseCount",), 1), "property courseCount should not exist"),
+    (replaced(seed_payload(), ("products", 0, "externalId"), "C1"), "products.0.property externalId should not exist"),
+    (replaced(seed_payload(), (*POST, "duration"), 30),
+     "products.0.categories.0.posts.0.property duration should not exist"),
+    (products(51), "products must contain no more than 50 elements"),
+], ids=["no-products", "image-not-a-url", "image-a-path", "unknown-top", "unknown-product", "unknown-post",
+        "51-products"])
+def test_refusals_beyond_the_schema_are_422_and_import_nothing(highlevel, sandbox, payload, message):
+    answer = import_courses(highlevel, payload)
+
+    assert answer.status_code == 422
+    assert message in answer.json()["message"]
+    assert vendor_state(sandbox, "highlevel")["courses"] == []
+
+
+@pytest.mark.parametrize("payload", [
+    replaced(seed_payload(), ("products", 0, "categories"), []),
+    replaced(seed_payload(), ("products", 0, "imageUrl"), "cdn.example.com/python.png"),
+    products(50),
+], ids=["no-categories", "image-without-scheme", "50-products"])
+def test_what_the_docs_allow_is_accepted(highlevel, payload):
+    answer = import_courses(highlevel, payload)
+
+    assert answer.status_code == 201
+    assert len(answer.json()["processingCourses"]) == len(payload["products"])
+
+
+def test_one_bad_product_refuses_the_whole_request(highlevel, sandbox):
+    payload = products(4)
+    del payload["products"][2]["description"]
+
+    answer = import_courses(highlevel, payload)
+
+    assert answer.status_code == 422
+    assert vendor_state(sandbox, "highlevel")["created_per_key"] == {}  # not even the three good ones
+
+
+def test_the_maximum_per_request_is_a_setting(make_sandbox, connect):
+    api = connect(make_sandbox(highlevel_max_products=2), "highlevel")
+
+    assert import_courses(api, products(2)).status_code == 201
+    assert import_courses(api, products(3)).json()["message"] == ["products must contain no more than 2 elements"]
 
 
 def test_other_location_is_403(highlevel, sandbox):
@@ -197,11 +261,31 @@ def test_burst_limit_answers_429_at_the_101st_request_in_10_seconds(highlevel, s
     assert statuses == [201] * 100
     assert refused.status_code == 429
     assert refused.json() == {"statusCode": 429, "message": "Too many requests"}
-    assert 1 <= int(refused.headers["Retry-After"]) <= 10
+    assert "Retry-After" not in refused.headers  # not documented: the X-RateLimit-* headers say it
     assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert refused.headers["X-RateLimit-Interval-Milliseconds"] == "10000"
     state = vendor_state(sandbox, "highlevel")
     assert len(state["courses"]) == 100
     assert state["counters"]["throttled"] == 1
+
+
+def test_daily_limit_answers_429_with_no_daily_requests_remaining(make_sandbox, connect):
+    clock = FakeClock()
+    api = connect(make_sandbox(highlevel_daily_limit=3, clock=clock), "highlevel")
+
+    answers = [import_courses(api, seed_payload()) for _ in range(3)]
+    clock.advance(60)  # a fresh burst window: only the day is spent
+    refused = import_courses(api, seed_payload())
+
+    assert [a.status_code for a in answers] == [201] * 3
+    assert answers[-1].headers["X-RateLimit-Daily-Remaining"] == "0"
+    assert refused.status_code == 429
+    assert refused.headers["X-RateLimit-Daily-Remaining"] == "0"
+    assert refused.headers["X-RateLimit-Limit-Daily"] == "3"
+    assert int(refused.headers["X-RateLimit-Remaining"]) > 0
+    assert "Retry-After" not in refused.headers
+    clock.advance(86_400)
+    assert import_courses(api, seed_payload()).status_code == 201
 
 
 def test_rate_limit_and_window_are_configurable(make_sandbox, connect):
@@ -245,7 +329,7 @@ def test_refresh_issues_an_access_token_that_imports(highlevel):
     assert imported.status_code == 201
 
 
-def test_refresh_tokens_rotate_and_a_spent_one_is_refused(highlevel):
+def test_refresh_tokens_rotate_and_a_spent_one_is_refused(highlevel, sandbox):
     first = refresh(highlevel, SANDBOX_TOKENS["highlevel_refresh_token"]).json()
 
     spent = refresh(highlevel, SANDBOX_TOKENS["highlevel_refresh_token"])
@@ -256,6 +340,7 @@ def test_refresh_tokens_rotate_and_a_spent_one_is_refused(highlevel):
     assert second.status_code == 200
     assert second.json()["refresh_token"] not in (first["refresh_token"], SANDBOX_TOKENS["highlevel_refresh_token"])
     assert refresh(highlevel, first["refresh_token"]).status_code == 400
+    assert vendor_state(sandbox, "highlevel")["oauth"] == {"refreshes": 2, "refused": 2, "expired_tokens": 0}
 
 
 @pytest.mark.parametrize(("overrides", "status", "error"), [
@@ -297,3 +382,18 @@ def test_access_token_expires_after_the_configured_lifetime(make_sandbox, connec
     assert fresh.status_code == 201
     assert expired.status_code == 401
     assert expired.json() == {"statusCode": 401, "message": "Invalid JWT"}
+    import_courses(api, seed_payload(), headers=bearer)  # the same expired token again
+    assert vendor_state(server, "highlevel")["oauth"] == {"refreshes": 1, "refused": 0, "expired_tokens": 1}
+
+
+def test_refused_titles_switch_refuses_those_products_with_422(make_sandbox, connect):
+    server = make_sandbox(highlevel_refused_titles=("Course 1",))
+    api = connect(server, "highlevel")
+
+    refused = import_courses(api, products(3))
+    accepted = import_courses(api, replaced(products(3), ("products", 1, "title"), "Course 9"))
+
+    assert refused.status_code == 422
+    assert refused.json()["message"] == ["products.1.title 'Course 1' is refused (the sandbox's test switch)"]
+    assert accepted.status_code == 201
+    assert sorted(vendor_state(server, "highlevel")["created_per_key"]) == ["Course 0", "Course 2", "Course 9"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import stat
+import threading
 
 import dagster as dg
 import pytest
@@ -16,36 +17,61 @@ from course_pipeline.cli import main
 from course_pipeline.sandbox import SANDBOX_TOKENS, SandboxConfig, SandboxServer
 
 OAUTH_RUNS = 20
+TOKEN_LIFETIME = 30.0  # seconds of the ticking clock: an access token serves about 15 imports
+
+
+class TickingClock(FakeClock):
+    """Moves on one second each time the sandbox reads it (about twice a request), so an access token
+    expires after a few imports, in the middle of a run, whatever the real time."""
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += 1.0
+            return self.now
 
 
 @pytest.fixture
 def oauth_sandbox(env, tmp_path, monkeypatch):
-    """A sandbox whose access tokens expire on a clock the test moves, with HighLevel on OAuth."""
-    clock = FakeClock()
-    with SandboxServer(SandboxConfig(**{**FAST, "highlevel_token_lifetime": 60.0}, clock=clock)) as sandbox:
+    """A sandbox whose access tokens expire after a few requests, with HighLevel on OAuth and its default
+    worker threads (HIGHLEVEL_WORKERS unset), one course a request."""
+    clock = TickingClock()
+    config = SandboxConfig(**{**FAST, "highlevel_token_lifetime": TOKEN_LIFETIME}, clock=clock)
+    with SandboxServer(config) as sandbox:
         monkeypatch.setenv("COURSE_PIPELINE_SANDBOX_URL", sandbox.url)
         monkeypatch.setenv("HIGHLEVEL_AUTH", "oauth")
-        monkeypatch.setenv("HIGHLEVEL_BATCH_SIZE", "2")  # several batches, sent by the default worker threads
+        monkeypatch.setenv("HIGHLEVEL_BATCH_SIZE", "1")
+        monkeypatch.delenv("HIGHLEVEL_WORKERS", raising=False)
         yield sandbox, clock
 
 
-def test_highlevel_oauth_refreshes_once_under_default_workers_and_stores_the_rotated_token(
+def test_highlevel_oauth_refreshes_once_per_expiry_under_default_workers_and_stores_the_rotated_token(
         oauth_sandbox, catalog, instance, tmp_path):
-    sandbox, clock = oauth_sandbox
+    sandbox, _ = oauth_sandbox
     token_file = tmp_path / "state" / "highlevel_oauth.json"
-    catalog.n = 8
-    first = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
-    assert first.counts["created"] == 8 and first.counts["failed"] == 0  # one refresh shared by every thread
-    stored = token_file.read_text()
-    assert SANDBOX_TOKENS["highlevel_refresh_token"] not in stored  # rotated: the first one is spent
-    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    catalog.n, stored, expiries = 0, None, 0
     for run in range(OAUTH_RUNS):
-        clock.advance(61)  # the access token expires: the next import gets a 401, refreshes once, retries once
-        catalog.n += 2
-        again = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
-        assert (again.counts["created"], again.counts["failed"]) == (2, 0), run
-    assert token_file.read_text() != stored  # rotated again, and the new one kept
-    assert set(sandbox.state()["vendors"]["highlevel"]["created_per_key"].values()) == {1}
+        before = sandbox.state()["vendors"]["highlevel"]["oauth"]
+        catalog.n += 24
+        report = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
+        after = sandbox.state()["vendors"]["highlevel"]["oauth"]
+        assert (report.counts["queued"], report.counts["failed"], report.counts["unknown"]) == (24, 0, 0), run
+        expired = after["expired_tokens"] - before["expired_tokens"]
+        # One refresh to start (the access token is not kept between runs) and one per token that expired,
+        # however many worker threads met it: the refresh token works once, and none was refused.
+        assert after["refreshes"] - before["refreshes"] == 1 + expired, run
+        assert after["refused"] == 0, run
+        expiries += expired
+        assert token_file.read_text() != stored, run  # rotated, and the new one kept
+        stored = token_file.read_text()
+    assert expiries >= OAUTH_RUNS  # the tokens did expire mid-run, under every worker
+    assert SANDBOX_TOKENS["highlevel_refresh_token"] not in stored  # the first one is spent
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    held = sandbox.state()["vendors"]["highlevel"]["created_per_key"]
+    assert len(held) == 24 * OAUTH_RUNS and set(held.values()) == {1}
 
 
 def test_a_refused_refresh_fails_the_items_without_sending(oauth_sandbox, catalog, instance, tmp_path, ledger):
@@ -58,6 +84,7 @@ def test_a_refused_refresh_fails_the_items_without_sending(oauth_sandbox, catalo
     assert report.counts["failed"] == 4 and report.counts["unknown"] == 0
     highlevel = sandbox.state()["vendors"]["highlevel"]
     assert highlevel["counters"]["requests"] == 1 and highlevel["created_per_key"] == {}  # the refresh only
+    assert highlevel["oauth"] == {"refreshes": 0, "refused": 1, "expired_tokens": 0}  # once, for 4 threads
     messages = " ".join(report.outcomes["error_message"])
     assert "refresh refused" in messages and "spent-or-wrong" not in messages
 

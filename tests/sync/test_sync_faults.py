@@ -51,13 +51,13 @@ def test_faults_never_duplicate_and_the_ledger_matches(catalog, faulty, instance
     assert {cid: s.vendor_id for cid, s in
             ledger.states("thought_industries", reports["thought_industries"].account).items()} == ti_ids
 
-    # HighLevel: no duplicate; created in the ledger means held by the vendor; unknown at most once.
+    # HighLevel: no duplicate; queued in the ledger means held by the vendor; unknown at most once.
     titles = {f"C{i:03d}": f"Course {i}" for i in range(60)}
     held = state["highlevel"]["created_per_key"]
     assert set(held.values()) <= {1}
     statuses = ledger_statuses(ledger, reports["highlevel"])
     for cid, status in statuses.items():
-        if status == "created":
+        if status == "queued":
             assert held.get(titles[cid]) == 1, cid
         elif status == "failed":  # provably not processed (throttled until attempts ran out)
             assert titles[cid] not in held, cid

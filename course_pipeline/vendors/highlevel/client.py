@@ -1,7 +1,12 @@
 """HighLevel's course importer: products in batches, and OAuth with a rotating refresh token.
 
 An import cannot be repeated safely (HighLevel has no external id and no upsert), so a lost answer makes
-the batch `unknown`, and a changed course cannot be updated."""
+the batch `unknown`, and a changed course cannot be updated. A 201 is `queued`: HighLevel copies the
+course in the background and documents no way to confirm it (nor the 201's body, so no vendor id is
+taken from it). A 422 refuses the whole request, so a refused batch is split until each bad product is
+alone (rejected with HighLevel's reason) and the good ones land. When the daily quota
+(X-RateLimit-Daily-Remaining, https://marketplace.gohighlevel.com/docs/other/rate-limits) runs out,
+nothing more is sent: the rest fails as DAILY_QUOTA and goes in the next run."""
 
 from __future__ import annotations
 
@@ -16,7 +21,22 @@ from ..client import Change, Result, VendorClient, undelivered
 from ..transport import Auth, HttpTransport, Limits, NotSent, Redactor, TransportError
 
 IMPORT_PATH = "/courses/courses-exporter/public/import"
+# The seed's version, still supported (docs /docs/Versioning); the sandbox also takes 2023-02-21 and v3.
 API_VERSION = "2021-07-28"
+DAILY_QUOTA = "DAILY_QUOTA"
+
+
+def daily_quota_spent(headers) -> tuple[str, str] | None:
+    """(code, message) once HighLevel says no request is left today; None otherwise."""
+    try:
+        remaining = int(headers.get("X-RateLimit-Daily-Remaining", ""))
+    except ValueError:
+        return None
+    if remaining > 0:
+        return None
+    limit = headers.get("X-RateLimit-Limit-Daily") or "?"
+    return DAILY_QUOTA, (f"highlevel's daily request limit for this location ({limit} a day) is used up: "
+                         "not sent, left for the next run")
 
 
 class HighLevelOAuth(Auth):
@@ -103,28 +123,44 @@ class HighLevelClient(VendorClient):
     lost answer makes the batch `unknown`, and a changed course cannot be updated."""
 
     vendor = "highlevel"
-    limits = Limits(requests=100, window=10.0)  # burst 100 / 10 s per location (vendor-contracts.md §1)
+    limits = Limits(requests=100, window=10.0)  # burst 100 / 10 s per location (docs /docs/other/rate-limits)
     batch_size = 10
     can_deactivate = False
     can_update = False
     resend_is_safe = False
+    create_outcome = "queued"
+
+    def __init__(self, transport: HttpTransport, account: str):
+        super().__init__(transport, account)
+        transport.quota = daily_quota_spent
+        self._left_for_tomorrow = 0
+        self._lock = threading.Lock()
 
     def send(self, batch: list[Change]) -> list[Result]:
-        body = {"locationId": self.account, "products": [s.item.body for s in batch]}
         ids = [s.item.course_id for s in batch]
+        body = {"locationId": self.account, "products": [s.item.body for s in batch]}
         try:
             response = self.transport.request("POST", IMPORT_PATH, json=body, idempotent=False)
         except TransportError as exc:
+            if exc.code == DAILY_QUOTA:
+                with self._lock:
+                    self._left_for_tomorrow += len(batch)
             return undelivered(ids, exc)
+        if response.status_code == 422 and len(batch) > 1:
+            # Refused as a whole (validation runs before the import): none of it landed, so each half
+            # may go again; halving isolates every bad product in about 2·log2(n) more requests.
+            half = len(batch) // 2
+            return self.send(batch[:half]) + self.send(batch[half:])
         if response.status_code != 201:
             code, message = _error_text(response)
-            return [Result(cid, "failed", response.status_code, code, self.transport.redact(message),
+            status = "rejected" if response.status_code == 422 else "failed"
+            return [Result(cid, status, response.status_code, code, self.transport.redact(message),
                            attempts=response.attempts) for cid in ids]
-        try:
-            processing = response.json().get("processingCourses") or []
-        except ValueError:
-            processing = []
-        # The answer lists the imported courses in the order sent (their ids are ours to keep).
-        vendor_ids = [entry.get("id") for entry in processing] if len(processing) == len(batch) else [None] * len(batch)
-        return [Result(cid, "created", 201, vendor_id=vid, attempts=response.attempts)
-                for cid, vid in zip(ids, vendor_ids, strict=True)]
+        return [Result(cid, "queued", 201, attempts=response.attempts) for cid in ids]
+
+    def notices(self) -> list[str]:
+        if not self._left_for_tomorrow:
+            return []
+        return [f"highlevel: the daily request limit of location {self.account} is used up "
+                f"(X-RateLimit-Daily-Remaining: 0): {self._left_for_tomorrow} items were not imported; they fail as "
+                f"{DAILY_QUOTA} and go in the next run"]
