@@ -32,7 +32,7 @@ class Result:
     """A client's word on one item."""
 
     course_id: str
-    status: str  # created | updated | reconciled | deactivated | failed | unknown
+    status: str  # created | updated | reconciled | deactivated | accepted | failed | unknown
     http_status: int | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -43,9 +43,16 @@ class Result:
     def landed(self) -> bool:
         return self.status in LANDED
 
+    @property
+    def taken(self) -> bool:
+        """The vendor holds it, or took it for processing (accepted): it is ours to update and take down."""
+        return self.landed or self.status == ACCEPTED
+
 
 # What a vendor holds after these (reconciled: a lost answer settled, the item found there afterwards).
 LANDED = ("created", "updated", "reconciled", "deactivated")
+# Taken for processing, not confirmed landed (a StackOne 202 its lookup has not found yet): sent again.
+ACCEPTED = "accepted"
 
 
 def undelivered(course_ids: list[str], exc: TransportError, *, after: str | None = None,
@@ -91,6 +98,7 @@ class VendorClient:
     can_deactivate: bool = True
     can_update: bool = True
     resend_is_safe: bool = True  # a lost answer may be re-sent without risk of a duplicate
+    halt: str | None = None  # set when the vendor can take nothing more this run (one line, for the run log)
 
     def __init__(self, transport: HttpTransport, account: str):
         self.transport = transport
