@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
+from fake_clock import FakeClock
 
 from course_pipeline.sandbox import SANDBOX_TOKENS
-
-from fake_clock import FakeClock
 
 from .conftest import vendor_state
 
