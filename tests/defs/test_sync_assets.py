@@ -59,7 +59,7 @@ def test_cli_sync_and_plan_print_the_documented_json(env, catalog, tmp_path, mon
     synced = json.loads(capsys.readouterr().out)["vendors"]
     assert set(synced) == set(VENDOR_NAMES)
     for counts in synced.values():
-        assert set(counts) == {"created", "updated", "reconciled", "unchanged", "deactivated", "orphaned",
+        assert set(counts) == {"created", "updated", "reconciled", "accepted", "unchanged", "deactivated", "orphaned",
                                "rejected", "failed", "unknown", "requests", "throttled"}
         assert counts["created"] == 10
     assert main(["sync", sources_file, "--vendor", "stackone", "--json"]) == 0
