@@ -31,14 +31,15 @@ from dataclasses import dataclass, field, replace
 
 from .ledger import IN_FLIGHT, Ledger, OutcomeRow, Settlement, State, now
 from .vendors.base import Origin, PayloadItem, PayloadSet
-from .vendors.client import Change, Result, VendorClient
+from .vendors.client import ACCEPTED, Change, Result, VendorClient
 
 # What can happen to a course at a vendor in a run (the ledger's outcome status). reconciled: an answer
 # was lost, and the item was found at the vendor afterwards (vendors/client.py LANDED). queued: the
 # vendor took a create to carry out in the background, and no documented means confirms it (HighLevel's
-# import); the ledger holds it as ours, like created, and never sends it again.
-OUTCOMES = ("created", "queued", "updated", "reconciled", "unchanged", "deactivated", "orphaned", "rejected",
-            "failed", "unknown")
+# import); the ledger holds it as ours, like created, and never sends it again. accepted: taken for
+# processing, not confirmed landed (vendors/client.py ACCEPTED): sent again next run (StackOne).
+OUTCOMES = ("created", "queued", "updated", "reconciled", "accepted", "unchanged", "deactivated", "orphaned",
+            "rejected", "failed", "unknown")
 
 
 @dataclass
@@ -183,7 +184,7 @@ def guard_deactivations(plan: Plan, states: dict[str, State], *, account: str, l
 def _decide(item: PayloadItem, state: State | None, client: VendorClient) -> str:
     if state is None:
         return "create"
-    if state.status in (IN_FLIGHT, "unknown"):
+    if state.status in (IN_FLIGHT, "unknown", ACCEPTED):
         if not client.resend_is_safe:
             return "held"
         return "update" if state.vendor_id or state.holds_ours else "create"
@@ -341,9 +342,9 @@ class Sync:
         settlements, rows = [], []
         for result in results:
             send = by_id[result.course_id]
-            keep = send.item.body_json if self.client.keeps_payload and result.landed else None
+            keep = send.item.body_json if self.client.keeps_payload and result.taken else None
             settlements.append(Settlement(result.course_id, result.status, vendor_id=result.vendor_id,
-                                          landed_hash=send.item.content_hash if result.landed else None,
+                                          landed_hash=send.item.content_hash if result.taken else None,
                                           payload_json=keep))
             rows.append(self._row(result.course_id, send.item.origin, send.action, result.status,
                                   result=result, payload_hash=send.item.content_hash, started=started))
@@ -366,7 +367,7 @@ class Sync:
             state = by_id[result.course_id]
             # A failed deactivation leaves the course as it was: still ours, still to deactivate; an unknown
             # one (a lost answer) is deactivated again too, as a repeat is harmless.
-            status = result.status if result.landed or result.status == "unknown" else "failed"
+            status = result.status if result.taken or result.status == "unknown" else "failed"
             settlements.append(Settlement(result.course_id, status, vendor_id=result.vendor_id,
                                           landed_hash=state.payload_hash))
             rows.append(self._row(result.course_id, None, "deactivate", status, result=result,
@@ -406,6 +407,7 @@ class Sync:
 def failed_only(plan: Plan) -> Plan:
     """The part of a plan that retries what last failed (or is unknown where a repeat is safe); nothing
     else is looked at, so nothing else gets an outcome."""
-    retry = [s for s in plan.sends if s.state is not None and s.state.status in ("failed", "unknown", IN_FLIGHT)]
+    retry = [s for s in plan.sends if s.state is not None and s.state.status in ("failed", "unknown", IN_FLIGHT,
+                                                                                 ACCEPTED)]
     return Plan(vendor=plan.vendor, source=plan.source, sends=retry, origins=plan.origins, hashes=plan.hashes,
                 create_outcome=plan.create_outcome)

@@ -104,6 +104,10 @@ class VendorTarget(dg.ConfigurableResource):
             # StackOne's newer SDKs no longer list the course batch endpoint (vendor-contracts.md §3): where
             # it moves, STACKONE_BATCH_PATH (or LiveStackOne.batch_path) names the new one.
             options["batch_path"] = os.environ["STACKONE_BATCH_PATH"]
+        if self.vendor == "stackone" and os.environ.get("STACKONE_CUSTOM_FIELDS") is not None:
+            # The custom unified fields configured in the StackOne project (comma-separated): only these
+            # are sent, as StackOne refuses the others.
+            options["custom_fields"] = os.environ["STACKONE_CUSTOM_FIELDS"]
         if self.vendor == "kombo":
             for option, variable in (("poll_first", "KOMBO_POLL_SECONDS"), ("deadline", "KOMBO_POLL_DEADLINE")):
                 if (value := number(None, variable, float)) is not None:
@@ -176,6 +180,7 @@ class LiveStackOne(VendorTarget):
     api_key: str
     base_url: str | None = None
     batch_path: str | None = None  # where the course batch endpoint moved to, if it did
+    custom_fields: str | None = None  # the project's custom unified fields, comma-separated
 
     @property
     def vendor(self) -> str:
@@ -184,7 +189,9 @@ class LiveStackOne(VendorTarget):
     def settings(self) -> VendorSettings:
         tuning = self.tuning()
         if self.batch_path:
-            tuning["options"] = {"batch_path": self.batch_path}
+            tuning["options"]["batch_path"] = self.batch_path
+        if self.custom_fields is not None:
+            tuning["options"]["custom_fields"] = self.custom_fields
         return VendorSettings(name="stackone", base_url=self.base_url or self.base_url_or(LIVE_URLS["stackone"]),
                               account=self.account_id, secret=self.api_key, **tuning)
 

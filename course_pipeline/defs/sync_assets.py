@@ -128,7 +128,8 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         counts = done.counts()
         outcomes = plan_frame(done.plan, vendor, client.account) if report is None else outcomes_frame(report)
         seconds = time.monotonic() - started
-        sent = sum(counts[status] for status in ("created", "queued", "updated", "reconciled", "deactivated"))
+        sent = sum(counts[status] for status in ("created", "queued", "updated", "reconciled", "accepted",
+                                                 "deactivated"))
         metadata = {
             **{f"count/{status}": dg.MetadataValue.int(counts[status]) for status in OUTCOMES},
             "requests": dg.MetadataValue.int(counts["requests"]),
@@ -144,6 +145,9 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         if done.plan.verdict:
             metadata["deactivation_guard"] = dg.MetadataValue.text(done.plan.verdict)
             context.log.error(done.plan.verdict)
+        if client.halt:  # the vendor could take nothing more (e.g. StackOne's batch endpoint gone): say it once
+            metadata["halted"] = dg.MetadataValue.text(client.halt)
+            context.log.error(client.halt)
         yield dg.Output(outcomes, metadata=metadata)
         yield dg.AssetCheckResult(check_name=DEACTIVATION_GUARD, passed=done.plan.verdict is None,
                                   severity=dg.AssetCheckSeverity.ERROR,

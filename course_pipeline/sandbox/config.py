@@ -108,6 +108,13 @@ class SandboxConfig:
     stackone_rate_limit: int = 10
     stackone_rate_window: float = 1.0
     stackone_max_batch: int = 100
+    # The project's custom unified fields: None accepts any key (a sandbox not told the project's
+    # configuration); a tuple refuses the others in the item's errors[i].
+    stackone_custom_fields: tuple[str, ...] | None = None
+    # 202 is "accepted", not processed: batch items land this long after the answer (on the clock).
+    stackone_processing_seconds: float = 0.0
+    # What the course batch path answers instead of 202, e.g. 404 or 410 once StackOne retires it.
+    stackone_course_batch_status: int | None = None
     # Thought Industries: 100 requests / minute; custom fields defined in the instance
     # (any other customFields key is silently dropped, as the vendor does).
     thought_industries_rate_limit: int = 100

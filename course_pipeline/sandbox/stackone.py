@@ -3,6 +3,25 @@
 StackOne publishes no schema for us to load, so the course item is written down here as a JSON
 schema from the contract (every field optional and nullable, as in StackOne's SDK models;
 unknown fields refused so a misspelt field cannot vanish silently).
+
+The rules, each with its test in tests/sandbox/test_stackone.py (seed: ../shared/vendor-contracts.md §3;
+API: https://docs.stackone.com/lms/api-reference/courses/batch-upsert-course; SDK:
+StackOneHQ/stackone-client-typescript, src/sdk/models/shared/):
+
+| rule | StackOne's behaviour | source |
+|---|---|---|
+| `POST /unified/lms/courses/batch`: 202, `errors[i]` per item | "Batch operation accepted"; errors[i] lists item i's messages, `[]` when it passed | seed; API page; SDK `BatchResultApiModel` |
+| 202 is accepted, not processed (`stackone_processing_seconds`) | items land after the answer; a list right after may not show them yet | API page ("accepted"); seed |
+| `languages[].value` one of the 410 listed locales or `unmapped_value` | anything else refused in errors[i] | SDK `LanguageEnumValue` (vendors/stackone/locales.py) |
+| an item without `external_reference` or `title` | errors[i] `Missing field: <name>`, nothing stored (no merge of a partial item) | SDK `BatchResultApiModel` example `[["Missing field: name"], [], []]` |
+| `unified_custom_fields` keys outside the project's (`stackone_custom_fields`) | refused in errors[i]; any key when the sandbox is not told the project's fields | https://docs.stackone.com/guides/field-mapping (fields are created by a project admin) |
+| `POST /unified/lms/content/batch`: the same answer, content items | the endpoint current SDKs keep (`lmsBatchUpsertContent`) | SDK; https://docs.stackone.com/lms/api-reference/content/batch-upsert-content |
+| the course batch retired (`stackone_course_batch_status` 404 / 410) | the error body, no item processed | SDKs dropped `lmsBatchUpsertCourse` (July 2025, issue 12) |
+| `GET /unified/lms/courses?filter[external_reference]=` | `{data: [...], next}` | seed; SDK `LmsListCoursesQueryParamFilter.externalReference` |
+| `PUT /unified/lms/courses`: one item, 201 | `{statusCode, message, timestamp, data: {id, remote_id, external_reference}}` | seed |
+| Basic auth (key, empty password), `x-account-id` | 401; 400 without the header; 404 for another account | seed |
+| 10 requests / s | 429 with `Retry-After` | seed |
+| malformed batch (no items, > 100, not JSON) | 400 `{statusCode, message, timestamp}` | seed |
 """
 
 from __future__ import annotations
@@ -15,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from ..vendors.stackone.locales import LOCALES, UNMAPPED
 from .config import SANDBOX_TOKENS
 from .core import SimulatedVendor, VendorError, basic_credentials
 from .limits import Limit, SlidingWindow
@@ -28,8 +48,17 @@ _DURATION = r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d
 _LANGUAGE = {
     "type": "object",
     "properties": {
-        # A unified locale with an underscore (en_GB), or unmapped_value to send source_value as is.
-        "value": {"type": ["string", "null"], "pattern": r"^(?:[a-z]{2,3}_[A-Z]{2}|unmapped_value)$"},
+        # One of StackOne's listed locales, or unmapped_value to send source_value as is.
+        "value": {"enum": [*sorted(LOCALES), UNMAPPED, None]},
+        "source_value": {},
+    },
+    "additionalProperties": False,
+}
+# Localizations: the docs' own examples write these as en-GB, so only the form is checked there.
+_LOCALIZED_LANGUAGE = {
+    "type": "object",
+    "properties": {
+        "value": {"type": ["string", "null"], "pattern": r"^(?:[a-z]{2,3}[_-][A-Z]{2}|unmapped_value)$"},
         "source_value": {},
     },
     "additionalProperties": False,
@@ -55,7 +84,8 @@ _CONTENT = {
 _LOCALIZATION = {
     "type": "object",
     "properties": {"title": _TEXT, "description": _TEXT,
-                   "languages": {"anyOf": [{"type": "null"}, _LANGUAGE, {"type": "array", "items": _LANGUAGE}]}},
+                   "languages": {"anyOf": [{"type": "null"}, _LOCALIZED_LANGUAGE,
+                                           {"type": "array", "items": _LOCALIZED_LANGUAGE}]}},
     "additionalProperties": False,
 }
 
@@ -87,7 +117,24 @@ COURSE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+# A content item (POST /unified/lms/content/batch), as its API page lists it: a course's fields less url,
+# content[] and content_ids, plus its own.
+CONTENT_SCHEMA: dict[str, Any] = {
+    **COURSE_SCHEMA,
+    "properties": {
+        **{k: v for k, v in COURSE_SCHEMA["properties"].items() if k not in ("url", "content", "content_ids")},
+        "short_description": _TEXT, "content_url": _URL, "mobile_launch_content_url": _URL,
+        "content_type": {"type": ["object", "null"], "properties": {"value": {}, "source_value": {}},
+                         "additionalProperties": False},
+        "order": {"type": ["number", "null"]}, "tags": _list_of({"type": "string"}),
+        "additional_data": _list_of({"type": "object"}),
+    },
+}
+
 _course_validator = schema_validator(COURSE_SCHEMA)
+_content_validator = schema_validator(CONTENT_SCHEMA)
+# What an item must carry to be stored: the upsert key and a name (SDK example: "Missing field: name").
+_REQUIRED = ("external_reference", "title")
 
 
 @cache
@@ -107,6 +154,7 @@ class StackOne(SimulatedVendor):
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/unified/lms/courses/batch", self.batch_upsert, methods=["POST"]),
+            Route("/unified/lms/content/batch", self.content_batch_upsert, methods=["POST"]),
             Route("/unified/lms/courses", self.upsert, methods=["PUT"]),
             Route("/unified/lms/courses", self.list_courses, methods=["GET"]),
         ]
@@ -127,22 +175,60 @@ class StackOne(SimulatedVendor):
         if account_id != SANDBOX_TOKENS["stackone_account_id"]:
             raise VendorError(404, f"Account {account_id} not found")
 
-    # POST /unified/lms/courses/batch: 202 with one list of messages per item.
+    def clear(self) -> None:
+        self._queue: list[tuple[float, dict[str, Any]]] = []  # (due, item): accepted, not yet processed
+
+    # POST /unified/lms/courses/batch and /unified/lms/content/batch: 202 with one list of messages per item.
 
     async def batch_upsert(self, request: Request) -> JSONResponse:
         self._authorize(request)
+        if self.config.stackone_course_batch_status is not None:
+            status = self.config.stackone_course_batch_status
+            raise VendorError(status, "Cannot POST /unified/lms/courses/batch" if status == 404 else "Gone")
+        return await self._batch(request, _course_validator, "course")
+
+    async def content_batch_upsert(self, request: Request) -> JSONResponse:
+        self._authorize(request)
+        return await self._batch(request, _content_validator, "content")
+
+    async def _batch(self, request: Request, validator: Any, kind: str) -> JSONResponse:
         payload = await self.json_body(request)
         problems = issues(_batch_validator(self.config.stackone_max_batch), payload)
         if problems:
             raise VendorError(400, "; ".join(map(str, problems)))
+        self._process_due()
         errors = []
+        due = self.config.clock() + self.config.stackone_processing_seconds
         for item in payload["items"]:
-            item_errors = [str(problem) for problem in issues(_course_validator, item)]
+            item_errors = [str(problem) for problem in issues(validator, item)] or self._item_errors(item)
             if not item_errors:
-                self._upsert(item)
+                self._accept(due, {**item, "_kind": kind})
             errors.append(item_errors)
         return JSONResponse({"statusCode": 202, "message": "Batch operation accepted", "timestamp": utc_now(),
                              "errors": errors}, status_code=202)
+
+    def _item_errors(self, item: dict[str, Any]) -> list[str]:
+        errors = [f"Missing field: {name}" for name in _REQUIRED if not item.get(name)]
+        known = self.config.stackone_custom_fields
+        if known is not None:
+            errors += [f"Unknown custom field: {key} (not a custom unified field of this project)"
+                       for key in (item.get("unified_custom_fields") or {}) if key not in known]
+        return errors
+
+    def _accept(self, due: float, item: dict[str, Any]) -> None:
+        with self.store.lock:
+            self._queue.append((due, item))
+        self._process_due()
+
+    def _process_due(self) -> None:
+        """Apply the accepted items whose processing time has come (read on every request)."""
+        now = self.config.clock()
+        with self.store.lock:
+            ready = [item for due, item in self._queue if due <= now]
+            self._queue = [(due, item) for due, item in self._queue if due > now]
+            for item in ready:
+                kind = item.pop("_kind")
+                self._upsert(item, **({"kind": kind} if kind != "course" else {}))
 
     # PUT /unified/lms/courses: one item, upserted by its external_reference.
 
@@ -152,6 +238,7 @@ class StackOne(SimulatedVendor):
         problems = issues(_course_validator, item)
         if not problems and not (isinstance(item, dict) and item.get("external_reference")):
             problems = ["external_reference: required to upsert a course"]
+        problems = problems or self._item_errors(item)
         if problems:
             raise VendorError(400, "; ".join(map(str, problems)))
         record = self._upsert(item)
@@ -159,23 +246,24 @@ class StackOne(SimulatedVendor):
         return JSONResponse({"statusCode": 201, "message": "Record upserted successfully", "timestamp": utc_now(),
                              "data": data}, status_code=201)
 
-    def _upsert(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _upsert(self, item: dict[str, Any], **extra: Any) -> dict[str, Any]:
         key = item.get("external_reference")
         with self.store.lock:
             existing = self.store.find(key) if key else None
             if existing is not None:
                 return self.store.update(existing["id"], {**existing["body"], **item})
-            return self.store.create(random_id(22), key, item, remote_id=random_id(10, string.digits))
+            return self.store.create(random_id(22), key, item, remote_id=random_id(10, string.digits), **extra)
 
     # GET /unified/lms/courses?filter[external_reference]=...
 
     async def list_courses(self, request: Request) -> JSONResponse:
         self._authorize(request)
+        self._process_due()
         wanted = request.query_params.get("filter[external_reference]")
         data = [
             {"id": record["id"], "remote_id": record["remote_id"], **record["body"],
              "external_reference": record["external_key"]}
             for record in self.store.courses()
-            if wanted is None or record["external_key"] == wanted
+            if "kind" not in record and (wanted is None or record["external_key"] == wanted)
         ]
         return JSONResponse({"data": data, "next": None})

@@ -37,7 +37,7 @@ class Result:
     """A client's word on one item."""
 
     course_id: str
-    status: str  # created | queued | updated | reconciled | deactivated | rejected | failed | unknown
+    status: str  # created | queued | updated | reconciled | deactivated | accepted | rejected | failed | unknown
     http_status: int | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -48,10 +48,17 @@ class Result:
     def landed(self) -> bool:
         return self.status in LANDED
 
+    @property
+    def taken(self) -> bool:
+        """The vendor holds it, or took it for processing (accepted): it is ours to update and take down."""
+        return self.landed or self.status == ACCEPTED
+
 
 # What a vendor holds after these (reconciled: a lost answer settled, the item found there afterwards),
 # or has taken to create (queued: HighLevel's import): never sent again as new.
 LANDED = ("created", "queued", "updated", "reconciled", "deactivated")
+# Taken for processing, not confirmed landed (a StackOne 202 its lookup has not found yet): sent again.
+ACCEPTED = "accepted"
 
 
 def undelivered(course_ids: list[str], exc: TransportError, *, after: str | None = None,
@@ -100,6 +107,7 @@ class VendorClient:
     # The vendor answers a body it has seen with its earlier result: the engine fills Change.answered.
     dedupes_identical_bodies: bool = False
     create_outcome: str = "created"  # what a successful create is reported as (HighLevel: queued)
+    halt: str | None = None  # set when the vendor can take nothing more this run (one line, for the run log)
 
     def __init__(self, transport: HttpTransport, account: str):
         self.transport = transport

@@ -61,7 +61,7 @@ def test_cli_sync_and_plan_print_the_documented_json(env, catalog, tmp_path, mon
     synced = json.loads(capsys.readouterr().out)["vendors"]
     assert set(synced) == set(VENDOR_NAMES)
     for vendor, counts in synced.items():
-        assert set(counts) == {"created", "queued", "updated", "reconciled", "unchanged", "deactivated",
+        assert set(counts) == {"created", "queued", "updated", "reconciled", "accepted", "unchanged", "deactivated",
                                "orphaned", "rejected", "failed", "unknown", "requests", "throttled"}
         assert counts[created(vendor)] == 10
     assert main(["sync", sources_file, "--vendor", "stackone", "--json"]) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from fake_clock import FakeClock
 
 from course_pipeline.sandbox import SANDBOX_TOKENS
 
@@ -48,14 +49,105 @@ def test_seed_batch_is_accepted_with_202(stackone, sandbox):
     assert state["courses"][0]["body"] == seed_item("course-1")
 
 
-def test_every_field_is_optional_and_nullable(stackone, sandbox):
-    nulls = {name: None for name in seed_item()}
+def test_every_field_but_the_key_and_title_is_optional_and_nullable(stackone, sandbox):
+    nulls = {name: None for name in seed_item()} | {"external_reference": "course-1", "title": "Python"}
 
-    answer = stackone.post(BATCH, json={"items": [{}, nulls]})
+    answer = stackone.post(BATCH, json={"items": [nulls]})
 
     assert answer.status_code == 202
-    assert answer.json()["errors"] == [[], []]
-    assert len(vendor_state(sandbox, "stackone")["courses"]) == 2
+    assert answer.json()["errors"] == [[]]
+    assert len(vendor_state(sandbox, "stackone")["courses"]) == 1
+
+
+@pytest.mark.parametrize(("item", "missing"), [
+    ({}, ["external_reference", "title"]),
+    ({"external_reference": "course-1", "active": False}, ["title"]),
+    ({"title": "No key"}, ["external_reference"]),
+], ids=["empty", "deactivation only", "no key"])
+def test_an_incomplete_item_is_refused_with_missing_field_and_not_merged(stackone, sandbox, item, missing):
+    stackone.post(BATCH, json={"items": [seed_item("course-1")]})
+
+    answer = stackone.post(BATCH, json={"items": [item]})
+
+    assert answer.status_code == 202
+    assert answer.json()["errors"] == [[f"Missing field: {name}" for name in missing]]
+    (course,) = vendor_state(sandbox, "stackone")["courses"]
+    assert course["body"] == seed_item("course-1")  # the partial item was not merged in
+
+
+@pytest.mark.parametrize("value", ["eu_ES", "gl_ES", "cy_GB", "fil_PH", "xx_YY", "bs_ME"])
+def test_a_locale_outside_the_list_is_refused(stackone, sandbox, value):
+    item = {**seed_item("bad"), "languages": [{"value": value, "source_value": value}]}
+
+    answer = stackone.post(BATCH, json={"items": [seed_item("good"), item]})
+
+    errors = answer.json()["errors"]
+    assert errors[0] == [] and errors[1] and "languages" in errors[1][0]
+    assert vendor_state(sandbox, "stackone")["created_per_key"] == {"good": 1}
+
+
+@pytest.mark.parametrize("value", ["en_GB", "de_CH", "bs-ME", "ar_AR", "unmapped_value", None])
+def test_every_listed_locale_and_unmapped_value_is_accepted(stackone, value):
+    item = {**seed_item(), "languages": [{"value": value, "source_value": "eu"}]}
+
+    assert stackone.post(BATCH, json={"items": [item]}).json()["errors"] == [[]]
+
+
+def test_custom_fields_outside_the_project_are_refused_when_the_sandbox_knows_them(make_sandbox, connect):
+    server = make_sandbox(stackone_custom_fields=("catalog",))
+    api = connect(server, "stackone")
+    other = {**seed_item("course-2"), "unified_custom_fields": {"catalog": "main", "published_on": "2024-01-01"}}
+
+    errors = api.post(BATCH, json={"items": [seed_item("course-1"), other]}).json()["errors"]
+
+    assert errors[0] == []
+    assert errors[1] == ["Unknown custom field: published_on (not a custom unified field of this project)"]
+    assert vendor_state(server, "stackone")["created_per_key"] == {"course-1": 1}
+
+
+def test_any_custom_field_is_accepted_when_the_sandbox_is_not_told_the_project_s(stackone):
+    item = {**seed_item(), "unified_custom_fields": {"anything": "x"}}
+
+    assert stackone.post(BATCH, json={"items": [item]}).json()["errors"] == [[]]
+
+
+def test_accepted_items_land_after_the_processing_time(make_sandbox, connect):
+    clock = FakeClock()
+    server = make_sandbox(stackone_processing_seconds=5.0, clock=clock)
+    api = connect(server, "stackone")
+
+    assert api.post(BATCH, json={"items": [seed_item("course-1")]}).json()["errors"] == [[]]
+    assert api.get(COURSES, params={"filter[external_reference]": "course-1"}).json()["data"] == []
+    clock.advance(5.0)
+    found = api.get(COURSES, params={"filter[external_reference]": "course-1"}).json()["data"]
+
+    assert [c["title"] for c in found] == ["Python for Analysts"]
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_a_retired_course_batch_answers_its_status_and_takes_nothing(make_sandbox, connect, status):
+    server = make_sandbox(stackone_course_batch_status=status)
+    api = connect(server, "stackone")
+
+    answer = api.post(BATCH, json={"items": [seed_item()]})
+
+    assert answer.status_code == status
+    assert set(answer.json()) == {"statusCode", "message", "timestamp"}
+    assert vendor_state(server, "stackone")["courses"] == []
+
+
+def test_content_batch_upserts_content_items(stackone, sandbox):
+    content = {"external_reference": "course-1", "title": "Python", "content_url": "https://learn.example.com/p",
+               "content_type": {"value": "video"}, "languages": [{"value": "en_GB", "source_value": "en-GB"}],
+               "active": True, "order": 1, "tags": ["data"]}
+
+    answer = stackone.post("/unified/lms/content/batch", json={"items": [content, {**content, "content": []}]})
+
+    assert answer.status_code == 202
+    errors = answer.json()["errors"]
+    assert errors[0] == [] and errors[1]  # content items have no content[]
+    (record,) = vendor_state(sandbox, "stackone")["courses"]
+    assert record["kind"] == "content" and record["body"] == content
 
 
 @pytest.mark.parametrize(("field", "value"), [
