@@ -108,8 +108,9 @@ class Limits:
 
 
 class RateLimiter:
-    """A sliding-window limiter (one or several windows at once) shared by every thread of a step, which also obeys the vendor: a
-    Retry-After, or a Remaining of 0 with a reset time, pauses every thread until then.
+    """A sliding-window limiter (one or several windows at once) shared by every thread of a step,
+    which also obeys the vendor: a Retry-After, or a Remaining of 0 with a reset time, pauses every
+    thread until then.
 
     Hand-written rather than pyrate-limiter: the pausing on vendor headers is the part that matters
     here, and it is a few lines on top of a window; the maintained limiters expose no such hook."""
