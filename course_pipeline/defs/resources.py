@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,6 +21,7 @@ import dagster as dg
 from ..catalog.sources import SourceConfig, find_source, load_sources
 from ..ledger import Ledger
 from ..paths import default_sources_file, state_dir
+from ..vendors import CLIENTS
 from ..vendors.base import PayloadBuilder
 from ..vendors.client import VendorClient
 from ..vendors.settings import VendorSettings, make_builder, make_client, parse_rate
@@ -94,6 +96,11 @@ class VendorTarget(dg.ConfigurableResource):
             # StackOne's newer SDKs no longer list the course batch endpoint (vendor-contracts.md §3): where
             # it moves, STACKONE_BATCH_PATH (or LiveStackOne.batch_path) names the new one.
             options["batch_path"] = os.environ["STACKONE_BATCH_PATH"]
+        if self.vendor == "thought_industries":
+            # single (the seed's POST /incoming/v2/courses) or bulk (the documented courseAttributes[]).
+            dialect = getattr(self, "dialect", None) or os.environ.get("THOUGHT_INDUSTRIES_DIALECT")
+            if dialect:
+                options["dialect"] = dialect
         if self.vendor == "kombo":
             for option, variable in (("poll_first", "KOMBO_POLL_SECONDS"), ("deadline", "KOMBO_POLL_DEADLINE")):
                 if (value := number(None, variable, float)) is not None:
@@ -105,7 +112,12 @@ class VendorTarget(dg.ConfigurableResource):
             default = RetryPolicy()
             retry = RetryPolicy(attempts=attempts or default.attempts,
                                 initial=default.initial if backoff is None else backoff)
-        return {"limits": parse_rate(rate) if rate else None,
+        limits = parse_rate(rate) if rate else None
+        hourly = getattr(self, "hourly_limit", None) or os.environ.get(f"{prefix}_HOURLY_LIMIT")
+        if hourly:  # a second window held beside the first, e.g. Thought Industries' 1000/3600
+            second = parse_rate(hourly)
+            limits = replace(limits or CLIENTS[self.vendor].limits, also=((second.requests, second.window),))
+        return {"limits": limits,
                 "batch_size": number(self.batch_size, f"{prefix}_BATCH_SIZE", int),
                 "workers": number(self.workers, f"{prefix}_WORKERS", int),
                 "read_timeout": number(self.read_timeout, f"{prefix}_TIMEOUT", float) or 30.0,
@@ -184,6 +196,8 @@ class LiveThoughtIndustries(VendorTarget):
 
     api_key: str
     base_url: str | None = None
+    dialect: str | None = None  # single | bulk (unset: THOUGHT_INDUSTRIES_DIALECT, else single)
+    hourly_limit: str | None = None  # "1000/3600" (unset: THOUGHT_INDUSTRIES_HOURLY_LIMIT, else 1,000 an hour)
 
     @property
     def vendor(self) -> str:
