@@ -77,6 +77,7 @@ class Plan:
 def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, catalog_ids: set[str],
               client: VendorClient) -> Plan:
     plan = Plan(vendor=payloads.vendor, source=source)
+    payloads = client.at_account(payloads, states, source)  # e.g. slugs unique across sources
     sending = set()
     for item in payloads.items:
         plan.origins[item.course_id] = item.origin

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..ledger import IN_FLIGHT
-from .base import PayloadItem
+from .base import PayloadItem, PayloadSet
 from .transport import HttpTransport, Limits, NotSent, TransportError
 
 if TYPE_CHECKING:
@@ -95,6 +95,11 @@ class VendorClient:
     def __init__(self, transport: HttpTransport, account: str):
         self.transport = transport
         self.account = account
+
+    def at_account(self, payloads: PayloadSet, states: dict[str, State], source: str) -> PayloadSet:
+        """This source's payloads adjusted to what the account holds of other sources (the ledger's
+        states); as they are, unless a vendor needs values unique across sources."""
+        return payloads
 
     def send(self, batch: list[Change]) -> list[Result]:
         raise NotImplementedError

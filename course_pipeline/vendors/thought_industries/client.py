@@ -19,8 +19,10 @@ from __future__ import annotations
 import orjson
 
 from ...ledger import IN_FLIGHT, State
+from ..base import PayloadSet
 from ..client import Change, Result, VendorClient, not_deactivated, undelivered
 from ..transport import Limits, TransportError
+from .payload import unique_at_account
 
 COURSES_PATH = "/incoming/v2/courses"
 BULK_PATH = "/incoming/v2/content/course/create"
@@ -52,6 +54,12 @@ class ThoughtIndustriesClient(VendorClient):
         self.dialect = dialect
         if dialect == "bulk":
             self.batch_size = BULK_MAX
+
+    def at_account(self, payloads: PayloadSet, states: dict[str, State], source: str) -> PayloadSet:
+        """Slugs and titles unique across every source sent to this account (the ledger knows what it holds)."""
+        held = {cid: (state.source, _previous(state)) for cid, state in states.items()
+                if state.source != source and state.holds_ours and state.payload_json}
+        return unique_at_account(payloads, held)
 
     def send(self, batch: list[Change]) -> list[Result]:
         results, creates = [], []
