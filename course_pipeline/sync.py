@@ -7,7 +7,7 @@ Decisions, per course of this source:
 - state landed with the same hash: unchanged (nothing sent).
 - hash differs: update (create again when nothing of ours ever landed).
 - in flight (a run died mid-send) or unknown: re-sent where a repeat cannot duplicate (upserts,
-  Thought Industries' unique externalId); `reconciled` when it turns out to be there (found by a
+  Thought Industries' unique slug); `reconciled` when it turns out to be there (found by a
   lookup, or an upsert's answer that cannot say which send put it there); held as `unknown` on
   HighLevel, never re-sent blindly.
 - in the ledger but gone from the catalog (or archived where the vendor has no archived state):
