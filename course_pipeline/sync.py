@@ -7,7 +7,7 @@ Decisions, per course of this source:
 - state landed with the same hash: unchanged (nothing sent).
 - hash differs: update (create again when nothing of ours ever landed).
 - in flight (a run died mid-send) or unknown: re-sent where a repeat cannot duplicate (upserts,
-  Thought Industries' unique externalId); `reconciled` when it turns out to be there (found by a
+  Thought Industries' unique slug); `reconciled` when it turns out to be there (found by a
   lookup, or an upsert's answer that cannot say which send put it there); held as `unknown` on
   HighLevel, never re-sent blindly.
 - rejected by the vendor when last sent, and still the same content: rejected again, not sent.
@@ -82,6 +82,7 @@ class Plan:
 def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, catalog_ids: set[str],
               client: VendorClient) -> Plan:
     plan = Plan(vendor=payloads.vendor, source=source, create_outcome=client.create_outcome)
+    payloads = client.at_account(payloads, states, source)  # e.g. slugs unique across sources
     sending = set()
     for item in payloads.items:
         plan.origins[item.course_id] = item.origin

@@ -22,8 +22,9 @@ from course_pipeline.vendors import CLIENTS, VENDOR_NAMES
 # Limits well above what these tests send, the same on both sides, so a 429 means a real fault.
 FAST = {"highlevel_rate_limit": 200, "highlevel_rate_window": 1.0, "stackone_rate_limit": 200,
         "stackone_rate_window": 1.0, "thought_industries_rate_limit": 400, "thought_industries_rate_window": 1.0,
-        "kombo_pending_seconds": 0.1}
+        "thought_industries_hourly_limit": 20_000, "kombo_pending_seconds": 0.1}
 FAST_ENV = {"HIGHLEVEL_RATE_LIMIT": "200/1", "STACKONE_RATE_LIMIT": "200/1", "THOUGHT_INDUSTRIES_RATE_LIMIT": "400/1",
+            "THOUGHT_INDUSTRIES_HOURLY_LIMIT": "20000/3600",
             "HIGHLEVEL_BATCH_SIZE": "5", "KOMBO_BATCH_SIZE": "10", "STACKONE_BATCH_SIZE": "10",
             "KOMBO_POLL_SECONDS": "0.1"}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +22,7 @@ from ..catalog.errors import ConfigError
 from ..catalog.sources import SourceConfig, Sources, read_sources
 from ..ledger import Ledger
 from ..paths import default_sources_file, state_dir
+from ..vendors import CLIENTS
 from ..vendors.base import PayloadBuilder
 from ..vendors.client import VendorClient
 from ..vendors.settings import VendorSettings, make_builder, make_client, parse_rate
@@ -108,6 +110,11 @@ class VendorTarget(dg.ConfigurableResource):
             # The custom unified fields configured in the StackOne project (comma-separated): only these
             # are sent, as StackOne refuses the others.
             options["custom_fields"] = os.environ["STACKONE_CUSTOM_FIELDS"]
+        if self.vendor == "thought_industries":
+            # single (the seed's POST /incoming/v2/courses) or bulk (the documented courseAttributes[]).
+            dialect = getattr(self, "dialect", None) or os.environ.get("THOUGHT_INDUSTRIES_DIALECT")
+            if dialect:
+                options["dialect"] = dialect
         if self.vendor == "kombo":
             for option, variable in (("poll_first", "KOMBO_POLL_SECONDS"), ("deadline", "KOMBO_POLL_DEADLINE")):
                 if (value := number(None, variable, float)) is not None:
@@ -119,7 +126,12 @@ class VendorTarget(dg.ConfigurableResource):
             default = RetryPolicy()
             retry = RetryPolicy(attempts=attempts or default.attempts,
                                 initial=default.initial if backoff is None else backoff)
-        return {"limits": parse_rate(rate) if rate else None,
+        limits = parse_rate(rate) if rate else None
+        hourly = getattr(self, "hourly_limit", None) or os.environ.get(f"{prefix}_HOURLY_LIMIT")
+        if hourly:  # a second window held beside the first, e.g. Thought Industries' 1000/3600
+            second = parse_rate(hourly)
+            limits = replace(limits or CLIENTS[self.vendor].limits, also=((second.requests, second.window),))
+        return {"limits": limits,
                 "batch_size": number(self.batch_size, f"{prefix}_BATCH_SIZE", int),
                 "workers": number(self.workers, f"{prefix}_WORKERS", int),
                 "read_timeout": number(self.read_timeout, f"{prefix}_TIMEOUT", float) or 30.0,
@@ -201,6 +213,8 @@ class LiveThoughtIndustries(VendorTarget):
 
     api_key: str
     base_url: str | None = None
+    dialect: str | None = None  # single | bulk (unset: THOUGHT_INDUSTRIES_DIALECT, else single)
+    hourly_limit: str | None = None  # "1000/3600" (unset: THOUGHT_INDUSTRIES_HOURLY_LIMIT, else 1,000 an hour)
 
     @property
     def vendor(self) -> str:

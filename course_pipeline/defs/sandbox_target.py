@@ -27,6 +27,8 @@ class SandboxTarget(VendorTarget):
     name: str
     url: str | None = None
     oauth: bool = False
+    dialect: str | None = None  # Thought Industries only: single | bulk, as LiveThoughtIndustries
+    hourly_limit: str | None = None  # Thought Industries only, as LiveThoughtIndustries
 
     @property
     def vendor(self) -> str:

@@ -115,10 +115,15 @@ class SandboxConfig:
     stackone_processing_seconds: float = 0.0
     # What the course batch path answers instead of 202, e.g. 404 or 410 once StackOne retires it.
     stackone_course_batch_status: int | None = None
-    # Thought Industries: 100 requests / minute; custom fields defined in the instance
-    # (any other customFields key is silently dropped, as the vendor does).
-    thought_industries_rate_limit: int = 100
+    # Thought Industries (course management): 60 requests / minute, 1,000 / hour and 5 in flight (the
+    # sandbox module's table cites each); custom fields defined in the instance (any other
+    # customFields key is silently dropped, as the vendor does); bulk creates of 100 at most.
+    thought_industries_rate_limit: int = 60
     thought_industries_rate_window: float = 60.0
+    thought_industries_hourly_limit: int | None = 1000
+    thought_industries_hourly_window: float = 3600.0
+    thought_industries_concurrency_limit: int | None = 5
+    thought_industries_max_batch: int = 100
     thought_industries_custom_fields: tuple[str, ...] = ()
     faults: dict[str, FaultConfig] = field(default_factory=dict)
     # Seconds since the epoch: what rate windows, token expiry and Kombo's task times read. Tests give a

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..ledger import IN_FLIGHT
-from .base import PayloadItem
+from .base import PayloadItem, PayloadSet
 from .transport import HttpTransport, Limits, NotSent, TransportError
 
 if TYPE_CHECKING:
@@ -113,6 +113,11 @@ class VendorClient:
         self.transport = transport
         self.account = account
         self.notify: Callable[[str], None] = log.warning  # what the vendor wants said in the run's log
+
+    def at_account(self, payloads: PayloadSet, states: dict[str, State], source: str) -> PayloadSet:
+        """This source's payloads adjusted to what the account holds of other sources (the ledger's
+        states); as they are, unless a vendor needs values unique across sources."""
+        return payloads
 
     def send(self, batch: list[Change]) -> list[Result]:
         raise NotImplementedError

@@ -86,7 +86,9 @@ def make_client(settings: VendorSettings, redactor: Redactor | None = None) -> V
                "stackone": {"x-account-id": settings.account}}.get(settings.name, {})
     limits = settings.limits or client_class.limits
     if settings.limits and client_class.limits.concurrency and not settings.limits.concurrency:
-        limits = replace(settings.limits, concurrency=client_class.limits.concurrency)
+        limits = replace(limits, concurrency=client_class.limits.concurrency)
+    if settings.limits and client_class.limits.also and not settings.limits.also:
+        limits = replace(limits, also=client_class.limits.also)  # a new rate keeps the vendor's other windows
     transport = HttpTransport(settings.name, settings.base_url, _auth(settings, redactor), RateLimiter(limits),
                               headers=headers, timeout=(5.0, settings.read_timeout), redactor=redactor,
                               retry=settings.retry, pool_size=max(workers, 4))

@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 import urllib.parse
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +86,9 @@ class Redactor:
 
 @dataclass(frozen=True)
 class Limits:
-    """A vendor's pace: `requests` per `window` seconds and/or `concurrency` requests in flight."""
+    """A vendor's pace: `requests` per `window` seconds, any further windows held at the same time
+    (`also`: (requests, seconds) pairs, e.g. 1,000 an hour beside 60 a minute), and/or `concurrency`
+    requests in flight."""
 
     requests: int | None = None
     window: float = 1.0
@@ -96,6 +97,16 @@ class Limits:
     # moment the vendor can have counted it), so jitter between our departure and the vendor's arrival
     # cannot push a window over the limit; the margin covers clock granularity.
     margin: float = 0.03
+    also: tuple[tuple[int, float], ...] = ()
+
+    def windows(self) -> list[tuple[int, float]]:
+        """Every (requests, seconds) window a send must fit in."""
+        first = [(self.requests, self.window)] if self.requests is not None else []
+        return [*first, *self.also]
+
+    @property
+    def longest(self) -> float:
+        return max((seconds for _, seconds in self.windows()), default=self.window)
 
 
 class InFlight:
@@ -125,8 +136,9 @@ class InFlight:
 
 
 class RateLimiter:
-    """A sliding-window limiter shared by every thread of a step, which also obeys the vendor: a
-    Retry-After, or a Remaining of 0 with a reset time, pauses every thread until then.
+    """A sliding-window limiter (one or several windows at once) shared by every thread of a step,
+    which also obeys the vendor: a Retry-After, or a Remaining of 0 with a reset time, pauses every
+    thread until then.
 
     Hand-written rather than pyrate-limiter: the pausing on vendor headers is the part that matters
     here, and it is a few lines on top of a window; the maintained limiters expose no such hook."""
@@ -134,18 +146,30 @@ class RateLimiter:
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic):
         self.limits = limits
         self._clock = clock
-        self._sent: deque[float] = deque()
+        self._sent: list[float] = []  # sorted: every window counts from its end
         self._paused_until = 0.0
         self._cond = threading.Condition()
         self._in_flight = InFlight(limits.concurrency) if limits.concurrency else None
         self.waited = 0.0  # seconds threads spent waiting here, summed (for the metrics)
         self.stop: threading.Event | None = None  # set: no thread is let through any more
 
+    def _spans(self) -> list[tuple[int, float]]:
+        return [(count, seconds * (1 + self.limits.margin)) for count, seconds in self.limits.windows()]
+
+    def _free_in(self, now: float) -> float:
+        """Seconds until every window has a free place (0: now). `_sent` is sorted."""
+        wait = 0.0
+        for count, span in self._spans():
+            inside = len(self._sent) - bisect.bisect_right(self._sent, now - span)
+            if inside >= count:  # the oldest send that must leave this window first
+                wait = max(wait, self._sent[len(self._sent) - count] + span - now)
+        return wait
+
     def acquire(self) -> float | None:
-        """Wait for a free place in the window; returns the place, to be handed back to release()."""
+        """Wait for a free place in every window; returns the place, to be handed back to release()."""
         started = self._clock()
         place = None
-        span = self.limits.window * (1 + self.limits.margin)
+        longest = self.limits.longest * (1 + self.limits.margin)
         with self._cond:
             while True:
                 if self.stop is not None and self.stop.is_set():
@@ -154,15 +178,15 @@ class RateLimiter:
                 if now < self._paused_until:
                     self._cond.wait(min(self._paused_until - now, STOP_POLL_SECONDS))
                     continue
-                if self.limits.requests is None:
+                if not self.limits.windows():
                     break
-                while self._sent and self._sent[0] <= now - span:
-                    self._sent.popleft()
-                if len(self._sent) < self.limits.requests:
-                    self._sent.append(now)
+                del self._sent[:bisect.bisect_right(self._sent, now - longest)]
+                wait = self._free_in(now)
+                if wait <= 0:
+                    bisect.insort(self._sent, now)
                     place = now
                     break
-                self._cond.wait(min(self._sent[0] + span - now, STOP_POLL_SECONDS))
+                self._cond.wait(min(wait, STOP_POLL_SECONDS))
         if self._in_flight:
             self._in_flight.acquire()
         self.waited += self._clock() - started
@@ -197,34 +221,32 @@ class RateLimiter:
             self._in_flight.follow(limit, remaining)
 
     def vendor_window_spent(self, seconds: float) -> None:
-        """The vendor says none are left until `seconds` from now. When our own window is full too we
-        wait anyway (and the vendor's reset, in whole seconds, would only add delay); when it is not,
-        the vendor counts requests we did not make (another client on the account): pause."""
+        """The vendor says none are left until `seconds` from now. When one of our own windows is full too
+        we wait anyway (and the vendor's reset, in whole seconds, would only add delay); when none is, the
+        vendor counts requests we did not make (another client on the account): pause."""
         with self._cond:
-            span = self.limits.window * (1 + self.limits.margin)
-            now = self._clock()
-            ours = sum(1 for sent in self._sent if sent > now - span)
-        if self.limits.requests is None or ours < self.limits.requests:
+            ours_full = self._free_in(self._clock()) > 0
+        if not self.limits.windows() or not ours_full:
             self.pause(seconds)
 
     # A new run's limiter starts from the sends of the previous run's last window (kept in the
     # ledger), so back-to-back runs of a backfill do not burst into a window the vendor still counts.
 
     def recent_sends(self) -> list[float]:
-        """Wall-clock times of the sends still inside the window."""
+        """Wall-clock times of the sends still inside the longest window."""
         with self._cond:
             offset = time.time() - self._clock()
-            span = self.limits.window * (1 + self.limits.margin)
+            span = self.limits.longest * (1 + self.limits.margin)
             now = self._clock()
             return [sent + offset for sent in self._sent if sent > now - span]
 
     def preload(self, wall_times: list[float]) -> None:
         with self._cond:
             offset = time.time() - self._clock()
-            span = self.limits.window * (1 + self.limits.margin)
+            span = self.limits.longest * (1 + self.limits.margin)
             now = self._clock()
-            earlier = sorted(t - offset for t in wall_times if t - offset > now - span)
-            self._sent = deque(sorted([*earlier, *self._sent]))
+            earlier = [t - offset for t in wall_times if t - offset > now - span]
+            self._sent = sorted([*earlier, *self._sent])
 
 
 def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:

@@ -28,8 +28,9 @@ ERROR_SHAPES = {
     "kombo": lambda body, status: body["status"] == "error" and set(body["error"]) == {"code", "title", "message",
                                                                                           "log_url"},
     "stackone": lambda body, status: set(body) == {"statusCode", "message", "timestamp"} and body["statusCode"] == status,
-    "thought_industries": lambda body, status: set(body) == {"error", "message", "code", "statusCode"}
-    and body["statusCode"] == status,
+    # A 429 has its own documented body (developer.thoughtindustries.com/docs/rest/rate-limits/).
+    "thought_industries": lambda body, status: set(body) == {"error", "message", "retryAfter"} if status == 429
+    else set(body) == {"error", "message", "code", "statusCode"} and body["statusCode"] == status,
 }
 
 

@@ -1,4 +1,5 @@
-"""Thought Industries contract: create, update by id, lookup by externalId, uniqueness, 100 requests/minute."""
+"""Thought Industries contract (the table in course_pipeline/sandbox/thoughtindustries.py): both create dialects,
+update by id, lookup by slug, uniqueness, 60 a minute, 1,000 an hour, 5 in flight."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from fake_clock import FakeClock
 from .conftest import vendor_state
 
 COURSES = "/incoming/v2/courses"
+BULK = "/incoming/v2/content/course/create"
+BY_SLUG = "/incoming/v2/courseGroups/slug"
 
 
 def seed_course(external_id: str = "course-1", title: str = "Python for Analysts", **fields) -> dict:
@@ -136,7 +139,7 @@ def test_title_of_255_characters_is_accepted(ti):
 
 
 @pytest.mark.parametrize(("second", "code"), [
-    (seed_course(), "DUPLICATE_EXTERNAL_ID"),
+    (seed_course(), "DUPLICATE_SLUG"),
     (seed_course("course-2", slug="another-slug"), "DUPLICATE_TITLE"),
     (seed_course("course-2", title="python FOR analysts", slug="another-slug"), "DUPLICATE_TITLE"),
     (seed_course("course-2", title="Another title", slug="python-for-analysts"), "DUPLICATE_SLUG"),
@@ -175,28 +178,77 @@ def test_update_refuses_unknown_id_bad_values_and_clashes(ti):
     assert error(ti.put(f"{COURSES}/crs_nosuchcour", json={"title": "x"})) == (404, "Not Found", "NOT_FOUND")
     assert error(ti.put(f"{COURSES}/{second['id']}", json={"courseType": "book"}))[2] == "INVALID_FIELD_VALUE"
     assert error(ti.put(f"{COURSES}/{second['id']}", json={"title": "first"}))[2] == "DUPLICATE_TITLE"
-    assert error(ti.put(f"{COURSES}/{second['id']}", json={"externalId": "course-1"}))[2] == "DUPLICATE_EXTERNAL_ID"
+    assert error(ti.put(f"{COURSES}/{second['id']}", json={"slug": "first"}))[2] == "DUPLICATE_SLUG"
 
 
-def test_update_can_move_the_external_id(ti, sandbox):
-    created = ti.post(COURSES, json=seed_course("old-id")).json()
+def test_external_id_is_no_key_and_has_no_lookup(ti, sandbox):
+    # Neither DUPLICATE_EXTERNAL_ID nor GET ...?externalId= is documented: the sandbox offers neither.
+    ti.post(COURSES, json=seed_course("course-1"))
 
-    ti.put(f"{COURSES}/{created['id']}", json={"externalId": "new-id"})
+    again = ti.post(COURSES, json=seed_course("course-1", "Other title", slug="other-slug"))
 
-    assert ti.get(COURSES, params={"externalId": "old-id"}).json() == {"courses": []}
-    assert [c["id"] for c in ti.get(COURSES, params={"externalId": "new-id"}).json()["courses"]] == [created["id"]]
-    assert vendor_state(sandbox, "thought_industries")["courses"][0]["external_key"] == "new-id"
+    assert again.status_code == 201
+    assert error(ti.get(COURSES, params={"externalId": "course-1"}))[0] == 405
 
 
-def test_lookup_by_external_id(ti):
+def test_lookup_by_slug_answers_the_course_group(ti):
     created = ti.post(COURSES, json=seed_course("course-1")).json()
-    ti.post(COURSES, json=seed_course("course-2", "Other"))
 
-    found = ti.get(COURSES, params={"externalId": "course-1"})
+    found = ti.get(f"{BY_SLUG}/{created['slug']}")
 
     assert found.status_code == 200
-    assert found.json() == {"courses": [created]}
-    assert ti.get(COURSES, params={"externalId": "course-9"}).json() == {"courses": []}
+    group = found.json()["data"]["APICourseGroupBySlug"]
+    assert {k: group[k] for k in ("id", "title", "slug", "kind", "status")} == \
+        {"id": created["id"], "title": created["title"], "slug": created["slug"], "kind": "courseGroup",
+         "status": "published"}
+    assert error(ti.get(f"{BY_SLUG}/no-such-slug")) == (404, "Not Found", "NOT_FOUND")
+
+
+def bulk_course(external_id: str, title: str, **fields) -> dict:
+    course = {k: v for k, v in seed_course(external_id, title).items() if k != "courseType"}
+    return {**course, "kind": "courseGroup", **fields}
+
+
+def test_bulk_create_answers_each_course_in_request_order(ti, sandbox):
+    items = [bulk_course(f"c{i}", f"Course {i}") for i in range(3)]
+    items[1] = {**items[1], "kind": "book"}  # a bad one fails alone
+
+    answer = ti.post(BULK, json={"courseAttributes": items})
+
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert [(r["index"], r["status"]) for r in results] == [(0, "created"), (1, "failed"), (2, "created")]
+    assert results[1]["error"]["code"] == "INVALID_FIELD_VALUE" and results[1]["error"]["statusCode"] == 400
+    assert results[0]["course"]["kind"] == "courseGroup" and results[0]["course"]["slug"] == "course-0"
+    assert "courseType" not in results[0]["course"]
+    assert len(vendor_state(sandbox, "thought_industries")["courses"]) == 2
+
+
+def test_bulk_create_reports_duplicates_and_missing_fields_per_course(ti):
+    ti.post(BULK, json={"courseAttributes": [bulk_course("c1", "Course 1")]})
+
+    results = ti.post(BULK, json={"courseAttributes": [
+        bulk_course("c1", "Course 1"), {"title": "No kind"}, bulk_course("c2", "Course 2", courseType="course")],
+    }).json()["results"]
+
+    assert [r["error"]["code"] for r in results] == ["DUPLICATE_SLUG", "MISSING_REQUIRED_FIELD", "INVALID_FIELD_VALUE"]
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({}, "MISSING_REQUIRED_FIELD"),
+    ({"courseAttributes": []}, "MISSING_REQUIRED_FIELD"),
+    ({"courseAttributes": [bulk_course(f"c{i}", f"Course {i}") for i in range(101)]}, "INVALID_FIELD_VALUE"),
+], ids=["no array", "empty array", "101 courses"])
+def test_bulk_create_takes_1_to_100_courses(ti, sandbox, body, code):
+    assert error(ti.post(BULK, json=body)) == (400, "Validation Error", code)
+    assert vendor_state(sandbox, "thought_industries")["courses"] == []
+
+
+def test_bulk_create_of_100_is_one_request(ti, sandbox):
+    answer = ti.post(BULK, json={"courseAttributes": [bulk_course(f"c{i}", f"Course {i}") for i in range(100)]})
+
+    assert [r["status"] for r in answer.json()["results"]] == ["created"] * 100
+    assert len(vendor_state(sandbox, "thought_industries")["courses"]) == 100
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong", "sandbox-thought-industries-key"])
@@ -207,15 +259,17 @@ def test_bad_or_missing_api_key_is_401(ti, sandbox, authorization):
     assert vendor_state(sandbox, "thought_industries")["courses"] == []
 
 
-def test_rate_limit_answers_429_at_the_101st_request_in_a_minute(ti):
-    answers = [ti.get(COURSES) for _ in range(100)]
-    refused = ti.get(COURSES)
+def test_rate_limit_answers_429_at_the_61st_request_in_a_minute(ti):
+    answers = [ti.get(f"{BY_SLUG}/none") for _ in range(60)]
+    refused = ti.get(f"{BY_SLUG}/none")
 
-    assert [a.status_code for a in answers] == [200] * 100
-    assert [a.headers["X-RateLimit-Remaining"] for a in answers[:3]] == ["99", "98", "97"]
-    assert answers[0].headers["X-RateLimit-Limit"] == "100"
-    assert error(refused) == (429, "Too Many Requests", "RATE_LIMIT_EXCEEDED")
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert [a.status_code for a in answers] == [404] * 60
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers[:3]] == ["59", "58", "57"]
+    assert answers[0].headers["X-RateLimit-Limit"] == "60"
+    assert refused.status_code == 429
+    body = refused.json()
+    assert body["error"] == "rate_limit_exceeded" and body["message"]
+    assert 1 <= body["retryAfter"] == int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["X-RateLimit-Remaining"] == "0"
     assert time.time() < int(refused.headers["X-RateLimit-Reset"]) <= time.time() + 61
 
@@ -225,8 +279,50 @@ def test_rate_limit_and_window_are_configurable(make_sandbox, connect):
     api = connect(make_sandbox(thought_industries_rate_limit=2, thought_industries_rate_window=0.4, clock=clock),
                   "thought_industries")
 
-    statuses = [api.get(COURSES).status_code for _ in range(3)]
+    statuses = [api.get(f"{BY_SLUG}/none").status_code for _ in range(3)]
     clock.advance(0.45)
 
-    assert statuses == [200, 200, 429]
-    assert api.get(COURSES).status_code == 200
+    assert statuses == [404, 404, 429]
+    assert api.get(f"{BY_SLUG}/none").status_code == 404
+
+
+def test_hourly_limit_holds_beside_the_minute_window(make_sandbox, connect):
+    # 1,000 an hour beside 60 a minute, scaled: 3 per second and 5 per ten seconds.
+    clock = FakeClock()
+    api = connect(make_sandbox(thought_industries_rate_limit=3, thought_industries_rate_window=1.0,
+                               thought_industries_hourly_limit=5, thought_industries_hourly_window=10.0,
+                               clock=clock), "thought_industries")
+
+    first = [api.get(f"{BY_SLUG}/none").status_code for _ in range(4)]
+    clock.advance(1.1)
+    second = [api.get(f"{BY_SLUG}/none").status_code for _ in range(3)]
+    clock.advance(1.1)
+    third = api.get(f"{BY_SLUG}/none")
+    clock.advance(8.0)
+
+    assert first == [404, 404, 404, 429]
+    assert second == [404, 404, 429]  # the minute window has room; the hour's is spent
+    assert third.status_code == 429 and int(third.headers["Retry-After"]) >= 7
+    assert api.get(f"{BY_SLUG}/none").status_code == 404
+
+
+def test_requests_past_the_concurrency_cap_are_429(make_sandbox, connect):
+    import threading
+
+    # The cap scaled from 5 to 2; each answer is held 300 ms, so four sent at once overlap.
+    server = make_sandbox(thought_industries_concurrency_limit=2, faults={"thought_industries": {"latency_ms": 300}})
+    apis = [connect(server, "thought_industries") for _ in range(4)]
+    together = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def one(api):
+        together.wait()
+        statuses.append(api.get(f"{BY_SLUG}/none").status_code)
+
+    threads = [threading.Thread(target=one, args=(api,)) for api in apis]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [404, 404, 429, 429]

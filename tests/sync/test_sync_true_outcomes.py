@@ -35,7 +35,7 @@ def outcome_of(run, course_id: str) -> dict:
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("script", [
     ["reset", "429"],  # the create landed, its answer was lost; the repeat was throttled until attempts ran out
-    ["reset", "none", "429", "429"],  # the repeat met DUPLICATE_EXTERNAL_ID; the lookup was throttled
+    ["reset", "none", "429", "429"],  # the repeat met DUPLICATE_SLUG; the lookup by slug was throttled
 ], ids=["create-then-429", "lookup-429"])
 def test_thought_industries_a_landed_create_is_never_not_sent(catalog, env, instance, ledger, quick, script):
     quick("thought_industries")

@@ -203,3 +203,38 @@ def make_kombo_sandbox():
     config = SandboxConfig(kombo_concurrency_limit=2, faults={"kombo": {"latency_ms": 300}})
     with SandboxServer(config) as server:
         yield server
+
+
+def _admits_now(limiter: RateLimiter) -> bool:
+    with limiter._cond:
+        return limiter._free_in(limiter._clock()) <= 0
+
+
+def test_limiter_holds_several_windows_at_once():
+    # Thought Industries' course management: 60 a minute and 1,000 an hour, scaled down here to 3 a
+    # second and 5 in ten seconds: the shorter window paces, the longer one caps the total.
+    clock = FakeClock()
+    limiter = RateLimiter(Limits(requests=3, window=1.0, also=((5, 10.0),), margin=0.0), clock=clock)
+    for _ in range(3):
+        limiter.release(limiter.acquire())
+    assert not _admits_now(limiter)  # the second's window is full
+    clock.now = 1.01
+    for _ in range(2):
+        limiter.release(limiter.acquire())
+    clock.now = 2.5
+    assert not _admits_now(limiter)  # a free second, but the ten-second window holds 5
+    clock.now = 10.01
+    assert _admits_now(limiter)  # the first three left the long window
+
+
+def test_limiter_carries_the_longest_window_across_runs():
+    clock = FakeClock()
+    first = RateLimiter(Limits(requests=3, window=1.0, also=((5, 10.0),), margin=0.0), clock=clock)
+    for _ in range(5):
+        clock.now += 1.5
+        first.release(first.acquire())
+    kept = first.recent_sends()
+    assert len(kept) == 5  # all still inside the hour-like window, though most left the short one
+    second = RateLimiter(first.limits, clock=clock)
+    second.preload(kept)
+    assert not _admits_now(second)

@@ -3,7 +3,10 @@
 Descriptions keep only the basic HTML the vendor allows (p strong em ul li a), sanitised by nh3.
 Slugs are lowercase-hyphen, from the source's slug or the title, unique within the catalog: where two
 courses would share one, the first in catalog order keeps it and the others get a suffix derived from
-their own course id (stable: it does not depend on which rows the file holds)."""
+their own course id (stable: it does not depend on which rows the file holds). Across the sources sent to
+one account the same holds (unique_at_account): what the account already holds of another source's
+keeps its slug and title, and a course of this source that would clash gets the suffix (slug) or is
+rejected with the reason (title), as within a catalog."""
 
 from __future__ import annotations
 
@@ -13,7 +16,16 @@ from typing import ClassVar
 import pandas as pd
 
 from ...catalog.schema import TITLE_MAX
-from ..base import CourseBundle, PayloadBuilder, VendorRejected
+from ..base import (
+    CourseBundle,
+    PayloadBuilder,
+    PayloadItem,
+    PayloadSet,
+    VendorReject,
+    VendorRejected,
+    canonical_json,
+    content_hash,
+)
 from ..text import basic_html, plain_text, slugify, text_values, title_text
 
 ALLOWED_TAGS = frozenset({"p", "strong", "em", "ul", "li", "a"})
@@ -32,6 +44,42 @@ def unique_slugs(courses: pd.DataFrame) -> dict[str, str]:
         taken.add(slug)
         slugs[cid] = slug
     return slugs
+
+
+def _suffixed(slug: str, course_id: str, taken: set[str]) -> str:
+    digest = hashlib.sha256(course_id.encode()).hexdigest()
+    for length in range(6, len(digest) + 1):
+        if (candidate := f"{slug}-{digest[:length]}") not in taken:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def unique_at_account(payloads: PayloadSet, held: dict[str, tuple[str, dict]]) -> PayloadSet:
+    """This source's items with slugs and titles unique across the account. `held`: course id ->
+    (source, landed body) of what the account holds of the other sources (the ledger's record)."""
+    slugs = {body.get("slug"): (cid, source) for cid, (source, body) in held.items() if body.get("slug")}
+    titles = {str(body.get("title", "")).casefold(): (cid, source) for cid, (source, body) in held.items()}
+    if not slugs and not titles:
+        return payloads
+    out = PayloadSet(payloads.vendor, rejects=list(payloads.rejects))
+    taken = set(slugs) | {item.body.get("slug") for item in payloads.items}
+    for item in payloads.items:
+        body = item.body
+        owner = titles.get(str(body["title"]).casefold())
+        if owner is not None:
+            out.rejects.append(VendorReject(item.vendor, item.course_id, "duplicate_title",
+                                            f"title {body['title']!r} is also course {owner[0]}'s, of source "
+                                            f"{owner[1]!r}, at this account; Thought Industries needs titles "
+                                            "unique in the instance", item.origin))
+            continue
+        if body.get("slug") in slugs:
+            body["slug"] = _suffixed(body["slug"], item.course_id, taken)
+            taken.add(body["slug"])
+            body_json = canonical_json(body)
+            item = PayloadItem(item.vendor, item.course_id, body_json, content_hash(body_json), item.origin,
+                               item.part_rows)
+        out.items.append(item)
+    return out
 
 
 def dedupe_tags(tags: list[str]) -> list[str]:
