@@ -53,7 +53,8 @@ def test_a_refused_batch_is_split_so_the_bad_product_is_rejected_alone_and_the_g
     assert sorted(held) == sorted(f"Course {i}" for i in range(9)) and set(held.values()) == {1}  # no re-send
 
     again = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
-    assert (again.counts["unchanged"], again.counts["rejected"], again.requests) == (9, 1, 1)  # only the bad one
+    # The refused content is not sent again until it changes (sync.py: refused before): no request at all.
+    assert (again.counts["unchanged"], again.counts["rejected"], again.requests) == (9, 1, 0)
     assert set(highlevel(server)["created_per_key"].values()) == {1}
 
 
@@ -74,7 +75,7 @@ def test_a_split_never_sends_again_what_may_have_landed(highlevel_sandbox, catal
     server.set_faults("highlevel")
     again = sync(catalog, instance, vendors=("highlevel",))["highlevel"]
     assert (again.counts["unknown"], again.counts["unchanged"], again.counts["rejected"]) == (5, 4, 1)
-    assert again.requests == 1  # the bad one alone; the lost ones wait for `resolve`
+    assert again.requests == 0  # the bad one was refused before; the lost ones wait for `resolve`
     held = highlevel(server)["created_per_key"]
     assert sorted(held) == sorted(f"Course {i}" for i in range(9)) and set(held.values()) == {1}
 
