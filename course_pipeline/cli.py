@@ -8,6 +8,8 @@
     course-pipeline unknowns data/sources.yaml [--vendor V] [--source NAME] [--output FILE.csv]
     course-pipeline resolve VENDOR COURSE_ID --landed [--vendor-id ID] | --not-landed
     course-pipeline resolve VENDOR --from-file FILE.csv
+    course-pipeline status [data/sources.yaml] [--source NAME] [--vendor V] [--all] [--json]
+    course-pipeline history COURSE_ID [--vendor V] [--json]
     course-pipeline demo [--sources data/sources.yaml]
     course-pipeline ui [--port 3000]
     course-pipeline sandbox [--host 127.0.0.1] [--port 8787]
@@ -265,24 +267,31 @@ def _interruptible(work, open_instance, invoker: dict[str, str]):
     return result[0]
 
 
-def _catalog_titles(sources_file: str, names: set[str]) -> dict[tuple[str, str], str]:
-    """(source, course_id) -> title in the current catalog. A source that is gone or cannot be read
-    leaves its titles blank (said on stderr): the list is what matters."""
+def _read_catalogs(sources_file: str, names: set[str] | None) -> dict[str, ValidationResult]:
+    """The current catalogs of these sources (all in the file when None), read and validated. A source
+    that is gone or cannot be read is left out (said on stderr): what the ledger holds is what matters."""
     found = read_sources(sources_file)
-    for source in (b for b in found.broken if b.name in names):
+    for source in (b for b in found.broken if names is None or b.name in names):
         print(f"note: source {source.name!r} cannot be read ({source.error}): its titles are blank", file=sys.stderr)
     sources = {s.name: s for s in found.configured}
-    titles: dict[tuple[str, str], str] = {}
-    for name in sorted(names):
+    results: dict[str, ValidationResult] = {}
+    for name in sorted(set(sources) if names is None else names):
         if name not in sources:
             if name not in {b.name for b in found.broken}:
                 print(f"note: source {name!r} is not in {sources_file}: its titles are blank", file=sys.stderr)
             continue
         try:
-            courses = pipeline.read(sources[name]).valid["courses"]
+            results[name] = pipeline.read(sources[name])
         except CatalogError as exc:
             print(f"note: {exc}: its titles are blank", file=sys.stderr)
-            continue
+    return results
+
+
+def _catalog_titles(sources_file: str, names: set[str]) -> dict[tuple[str, str], str]:
+    """(source, course_id) -> title in the current catalog."""
+    titles: dict[tuple[str, str], str] = {}
+    for name, result in _read_catalogs(sources_file, names).items():
+        courses = result.valid["courses"]
         titles.update({(name, str(cid)): str(title) for cid, title in zip(courses["course_id"], courses["title"],
                                                                           strict=True)})
     return titles
@@ -335,8 +344,8 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     finally:
         ledger.dispose()
     if not done:
-        print(f"error: {args.vendor} has no unknown item {args.course_id!r} in the ledger ({ledger.location})",
-              file=sys.stderr)
+        print(f"error: {args.vendor} has no item {args.course_id!r} to settle in the ledger ({ledger.location}): "
+              "neither unknown nor a change it could not take (`course-pipeline status` lists them)", file=sys.stderr)
         return EXIT_UNREADABLE
     print(f"{args.vendor} {args.course_id}: " + ("landed" if args.landed else "not landed; the next sync sends it"))
     return EXIT_OK
@@ -362,6 +371,96 @@ def _resolve_file(args: argparse.Namespace) -> int:
     if found.other_vendors:
         parts.append(f"{found.other_vendors} rows of other vendors left alone")
     print(f"{args.vendor} ({ledger.location}): " + "; ".join(parts))
+    return EXIT_OK
+
+
+def _cell(value, width: int) -> str:
+    text = "" if value is None or (not isinstance(value, str) and value != value) else str(value)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _where(row: dict) -> str:
+    place = ":".join(str(p) for p in (row.get("source_file"), row.get("source_sheet")) if _cell(p, 200))
+    number = row.get("source_row")
+    return f"{place}:{int(number)}" if place and number == number and number is not None else place
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The current state the ledger holds, per source and vendor account: counts, then the courses a person
+    has to look at (every course with --all). Exit 1 while a course is failed or unknown somewhere."""
+    import pandas as pd
+
+    from .ledger import Ledger
+    from .state import NEEDS_ACTION, UNDELIVERED, current_state, summary, validation_rejects
+
+    ledger = Ledger()
+    try:
+        state = current_state(ledger, source=args.source, vendor=args.vendor)
+    finally:
+        ledger.dispose()
+    titles: dict[tuple[str, str], str] = {}
+    if args.sources_file:
+        catalogs = _read_catalogs(args.sources_file, {args.source} if args.source else None)
+        extra = [validation_rejects(result) for result in catalogs.values() if len(result.rejects)]
+        if extra and not args.vendor:
+            state = pd.concat([state, *extra], ignore_index=True)
+        for name, result in catalogs.items():
+            courses = result.valid["courses"]
+            titles.update({(name, str(c)): str(t) for c, t in zip(courses["course_id"], courses["title"], strict=True)})
+    state["title"] = [titles.get((s, c), "") for s, c in zip(state["source"], state["course_id"], strict=True)]
+    shown = state if args.all else state[state["state"].isin(NEEDS_ACTION)]
+    if args.json:
+        print(shown.astype(object).where(shown.notna(), None).to_json(orient="records", date_format="iso", indent=1))
+    else:
+        print(f"ledger: {ledger.location}")
+        if state.empty:
+            print("no course of ours is anywhere yet" + (f" for source {args.source!r}" if args.source else ""))
+        for source, rows in state.groupby("source", sort=True):
+            print(f"\nsource {source}:")
+            print(tabulate(summary(rows), headers="keys", tablefmt="simple", showindex=False))
+        if len(shown):
+            print("\n" + ("every course:" if args.all else "to look at:"))
+            print(tabulate([{"source": r["source"], "vendor": r["vendor"], "course": _cell(r["course_id"], 24),
+                             "title": _cell(r["title"], 30), "state": r["state"],
+                             "vendor id": _cell(r["vendor_id"], 16),
+                             "why": _cell(" ".join(str(x) for x in (r["error_code"], r["error_message"])
+                                                   if _cell(x, 10)), 70),
+                             "where": _where(r)} for r in shown.to_dict("records")], headers="keys"))
+    return EXIT_REJECTS if state["state"].isin(UNDELIVERED).any() else EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Every outcome of one course at every vendor account, oldest first, with the source row, then what each
+    account holds of it now."""
+    from .ledger import Ledger
+    from .state import current_state
+
+    ledger = Ledger()
+    try:
+        history = ledger.outcomes(course_id=args.course_id, vendor=args.vendor)
+        now_state = current_state(ledger, course_id=args.course_id, vendor=args.vendor)
+    finally:
+        ledger.dispose()
+    if history.empty and now_state.empty:
+        print(f"error: the ledger ({ledger.location}) has no outcome of course {args.course_id!r}"
+              + (f" at {args.vendor}" if args.vendor else ""), file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.json:
+        print(json.dumps({"outcomes": json.loads(history.to_json(orient="records", date_format="iso")),
+                          "now": json.loads(now_state.to_json(orient="records", date_format="iso"))}, indent=1))
+        return EXIT_OK
+    print(f"course {args.course_id} (ledger: {ledger.location})")
+    print(tabulate([{"at": f"{r['finished_at']:%Y-%m-%d %H:%M:%S}" if r["finished_at"] == r["finished_at"] else "",
+                     "run": _cell(r["run_id"], 8), "vendor": r["vendor"], "source": r["source"],
+                     "action": r["action"], "status": r["status"], "http": _cell(r["http_status"], 4),
+                     "vendor id": _cell(r["vendor_id"], 16),
+                     "why": _cell(" ".join(str(x) for x in (r["error_code"], r["error_message"]) if _cell(x, 10)), 60),
+                     "where": _where(r)} for r in history.to_dict("records")], headers="keys"))
+    print("\nnow:")
+    print(tabulate([{"vendor": r["vendor"], "account": r["account"], "state": r["state"],
+                     "vendor id": _cell(r["vendor_id"], 40), "source": r["source"]}
+                    for r in now_state.to_dict("records")],
+                   headers="keys"))
     return EXIT_OK
 
 
@@ -456,6 +555,24 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "(yes/no, true/false, landed/not-landed)")
     resolve.add_argument("--vendor-id")
     resolve.set_defaults(func=cmd_resolve)
+
+    status = commands.add_parser("status", help="the current state the ledger holds of every course at every "
+                                                "vendor account, whichever run last touched it; lists what needs "
+                                                "a look")
+    status.add_argument("sources_file", nargs="?", help="path to sources.yaml: adds titles and the courses "
+                                                        "validation rejected")
+    status.add_argument("--source", help="only this source (default: all)")
+    status.add_argument("--vendor", choices=VENDOR_NAMES, help="only this vendor (default: all)")
+    status.add_argument("--all", action="store_true", help="list every course, landed ones too")
+    status.add_argument("--json", action="store_true", help="print the listed rows as JSON")
+    status.set_defaults(func=cmd_status)
+
+    history = commands.add_parser("history", help="every outcome of one course at every vendor, with the source "
+                                                  "row it came from")
+    history.add_argument("course_id")
+    history.add_argument("--vendor", choices=VENDOR_NAMES, help="only this vendor (default: all)")
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(func=cmd_history)
 
     demo = commands.add_parser("demo", help="run the pipeline on the sample catalogs in the local Dagster instance")
     demo.add_argument("--sources", default="data/sources.yaml", help="path to sources.yaml")

@@ -381,7 +381,7 @@ class Ledger:
 
     def resolve(self, vendor: str, account: str, course_id: str, *, landed: bool, vendor_id: str | None = None) -> bool:
         """A person settles an item. Landed: an `unknown` item is there after all (with this vendor id):
-        `reconciled`. Not landed: the vendor holds nothing of it (never arrived, or deleted there by hand),
+        `reconciled`; or a change the vendor cannot take (UPDATE_NOT_SUPPORTED) was made there by hand. Not landed: the vendor holds nothing of it (never arrived, or deleted there by hand),
         so the next sync creates it. Returns False when there is no such item (or, for landed, none unknown)."""
         with self._settling(vendor, account), self.engine.begin() as conn:
             return self._resolve(conn, vendor, account, Resolution(course_id, landed, vendor_id), only_unknown=False)
@@ -402,16 +402,37 @@ class Ledger:
         state = conn.execute(select(sync_state).where(and_(
             sync_state.c.vendor == vendor, sync_state.c.account == account,
             sync_state.c.course_id == resolution.course_id))).first()
-        if state is None or ((resolution.landed or only_unknown) and state.status not in ("unknown", IN_FLIGHT)):
+        if state is None:
+            return False
+        landed_hash = state.pending_hash
+        if resolution.landed and not only_unknown and state.status not in ("unknown", IN_FLIGHT):
+            # A change the vendor cannot take (UPDATE_NOT_SUPPORTED), made there by hand: the version the
+            # newest run found not updated is the one the vendor holds now.
+            landed_hash = self._not_updated_hash(conn, vendor, account, resolution.course_id, state.payload_hash)
+            if landed_hash is None:
+                return False
+        elif (resolution.landed or only_unknown) and state.status not in ("unknown", IN_FLIGHT):
             return False
         if resolution.run_id and state.run_id != resolution.run_id:
             return False
-        values = ({"status": "reconciled", "payload_hash": state.pending_hash, "vendor_id": resolution.vendor_id}
+        values = ({"status": "reconciled", "payload_hash": landed_hash,
+                   "vendor_id": resolution.vendor_id or (state.vendor_id if state.status not in ("unknown", IN_FLIGHT)
+                                                         else None)}
                   if resolution.landed else {"status": "failed", "payload_hash": None, "vendor_id": None,
                                              "payload_json": None})
         conn.execute(self._state_update(vendor, account).values(**values, pending_hash=None, updated_at=now()),
                      {"k_course": resolution.course_id})
         return True
+
+    @staticmethod
+    def _not_updated_hash(conn, vendor: str, account: str, course_id: str, held: str | None) -> str | None:
+        """The payload hash of the item's newest outcome if that says the vendor could not take the change."""
+        row = conn.execute(select(sync_outcomes.c.error_code, sync_outcomes.c.payload_hash).where(and_(
+            sync_outcomes.c.vendor == vendor, sync_outcomes.c.account == account,
+            sync_outcomes.c.course_id == course_id)).order_by(sync_outcomes.c.id.desc()).limit(1)).first()
+        if row is None or row.error_code != "UPDATE_NOT_SUPPORTED" or row.payload_hash in (None, held):
+            return None
+        return row.payload_hash
 
     def load_window(self, vendor: str, account: str) -> list[float]:
         with self.engine.connect() as conn:
@@ -496,7 +517,7 @@ class Ledger:
     # ------------------------------------------------------------------------------ history
 
     def outcomes(self, run_id: str | None = None, vendor: str | None = None,
-                 run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+                 run_ids: Iterable[str] | None = None, course_id: str | None = None) -> pd.DataFrame:
         query = select(*[sync_outcomes.c[name] for name in OUTCOME_COLUMNS]).order_by(sync_outcomes.c.id)
         if run_id:
             query = query.where(sync_outcomes.c.run_id == run_id)
@@ -504,8 +525,56 @@ class Ledger:
             query = query.where(sync_outcomes.c.run_id.in_(list(run_ids)))
         if vendor:
             query = query.where(sync_outcomes.c.vendor == vendor)
+        if course_id is not None:
+            query = query.where(sync_outcomes.c.course_id == course_id)
         with self.engine.connect() as conn:
-            return pd.DataFrame(conn.execute(query).mappings().all(), columns=OUTCOME_COLUMNS)
+            return _with_utc(pd.DataFrame(conn.execute(query).mappings().all(), columns=OUTCOME_COLUMNS))
+
+    # ---------------------------------------------------------------- the current state (state.py)
+
+    def state_frame(self, vendor: str | None = None, source: str | None = None,
+                    course_id: str | None = None) -> pd.DataFrame:
+        """sync_state as a frame (payload bodies left out)."""
+        columns = [c for c in sync_state.columns if c.name != "payload_json"]
+        query = select(*columns).where(*self._where(sync_state, vendor, source, course_id))
+        with self.engine.connect() as conn:
+            return _with_utc(pd.DataFrame(conn.execute(query).mappings().all(), columns=[c.name for c in columns]))
+
+    def latest_outcomes(self, vendor: str | None = None, source: str | None = None,
+                        course_id: str | None = None) -> pd.DataFrame:
+        """Each item's newest outcome row."""
+        newest = (select(func.max(sync_outcomes.c.id))
+                  .where(*self._where(sync_outcomes, vendor, source, course_id))
+                  .group_by(sync_outcomes.c.vendor, sync_outcomes.c.account, sync_outcomes.c.course_id))
+        query = select(*[sync_outcomes.c[name] for name in OUTCOME_COLUMNS]).where(sync_outcomes.c.id.in_(newest))
+        with self.engine.connect() as conn:
+            return _with_utc(pd.DataFrame(conn.execute(query).mappings().all(), columns=OUTCOME_COLUMNS))
+
+    def last_full_runs(self, vendor: str | None = None, source: str | None = None) -> pd.DataFrame:
+        """When the newest complete sync step of each (vendor, account, source) started: one that looked at
+        every course of the source (a retry of failures looks only at those, see Plan.partial)."""
+        query = (select(sync_runs.c.vendor, sync_runs.c.account, sync_runs.c.source, sync_runs.c.counts,
+                        sync_runs.c.started_at).where(*self._where(sync_runs, vendor, source, None))
+                 .order_by(sync_runs.c.id))
+        with self.engine.connect() as conn:
+            rows = [row for row in conn.execute(query).mappings() if not json.loads(row["counts"]).get("partial")]
+        frame = _with_utc(pd.DataFrame(rows, columns=["vendor", "account", "source", "counts", "started_at"]))
+        return frame.drop(columns="counts").drop_duplicates(["vendor", "account", "source"], keep="last")
+
+    @staticmethod
+    def _where(table: Table, vendor: str | None, source: str | None, course_id: str | None) -> list:
+        return [condition for condition, value in ((table.c.vendor == vendor, vendor),
+                                                   (table.c.source == source, source),
+                                                   (table.c.get("course_id") == course_id, course_id))
+                if value is not None]
+
+
+def _with_utc(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame's time columns as UTC timestamps (SQLite gives them back without their zone)."""
+    for column in ("started_at", "finished_at", "created_at", "updated_at"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
 
 
 def _utc(stamp: dt.datetime | None) -> dt.datetime | None:

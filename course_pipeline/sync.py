@@ -56,6 +56,9 @@ class Plan:
     held: list[State] = field(default_factory=list)  # take-downs the deactivation guard holds back
     verdict: str | None = None  # why they are held, and how to proceed
     create_outcome: str = "created"  # the client's word for a create that succeeded
+    # A plan that looks at some of the source's courses only (a retry of failures): its run says nothing
+    # about the others, so the current state (state.py) does not take it as the source's latest word.
+    partial: bool = False
 
     def rows(self) -> list[dict]:
         """What the plan would do, item by item (the dry run's report)."""
@@ -109,7 +112,8 @@ def make_plan(payloads: PayloadSet, states: dict[str, State], *, source: str, ca
         elif action == "update_not_supported":
             plan.settled.append((item.course_id, item.origin, "rejected", "UPDATE_NOT_SUPPORTED",
                                  f"{payloads.vendor} cannot update a course it imported, and re-importing would "
-                                 "make a duplicate: change it there by hand, or delete it there and run "
+                                 "make a duplicate: change it there by hand and run `course-pipeline resolve "
+                                 f"{payloads.vendor} {item.course_id} --landed`, or delete it there and run "
                                  f"`course-pipeline resolve {payloads.vendor} {item.course_id} --not-landed`"))
         else:
             plan.sends.append(Change(item, action, state))
@@ -291,7 +295,7 @@ class Sync:
                             seconds=time.monotonic() - started)
         self.ledger.record_run(self.run_id, self.client.vendor, self.client.account, self.plan.source,
                                {**report.counts(), "held_deactivations": len(self.plan.held),
-                                "stopped": self.stop.is_set()}, stamp)
+                                "stopped": self.stop.is_set(), "partial": self.plan.partial}, stamp)
         if self.stop.is_set() and self._done < self._total:
             raise SyncStopped(f"{self.client.vendor}: stopped on request after {self._done} of {self._total} items; "
                               "the next sync sends the rest")
@@ -411,4 +415,4 @@ def failed_only(plan: Plan) -> Plan:
     retry = [s for s in plan.sends if s.state is not None and s.state.status in ("failed", "unknown", IN_FLIGHT,
                                                                                  ACCEPTED)]
     return Plan(vendor=plan.vendor, source=plan.source, sends=retry, origins=plan.origins, hashes=plan.hashes,
-                create_outcome=plan.create_outcome)
+                create_outcome=plan.create_outcome, partial=True)

@@ -84,10 +84,8 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
             meta = events[-1].metadata
             if "deactivation_guard" in meta:
                 outcome.guarded.setdefault(source.name, {})[vendor] = str(meta["deactivation_guard"].value)
-            counts = {status: int(meta[f"count/{status}"].value) for status in OUTCOMES}
-            counts["requests"] = int(meta["requests"].value)
-            counts["throttled"] = int(meta["throttled_429"].value)
-            outcome.totals.add(vendor, counts)
+            this_run = meta["this_run"].value
+            outcome.totals.add(vendor, {key: int(this_run[key]) for key in (*OUTCOMES, "requests", "throttled")})
     return outcome
 
 

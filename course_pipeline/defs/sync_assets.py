@@ -4,6 +4,7 @@ to the catalog row it came from."""
 
 import logging
 import time
+import warnings
 
 import dagster as dg
 import pandas as pd
@@ -12,17 +13,26 @@ from .. import pipeline
 from ..catalog.validation import ValidationResult
 from ..ledger import OUTCOME_COLUMNS
 from ..locks import AccountBusy
+from ..state import NEEDS_ACTION, UNDELIVERED, current_state, summary, validation_rejects
 from ..sync import OUTCOMES, DeactivationLimit, Plan, SyncReport, SyncStopped
 from ..vendors import VENDOR_NAMES
 from ..vendors.base import PayloadSet
+from .charts import state_chart
 from .partitions import catalog_partitions
 from .payload_assets import payload_asset_key
 from .recovery import mark_worker
 
 NO_FAILED_ITEMS = "no_failed_items"
+CHANGES_LANDED = "changes_landed"
 DEACTIVATION_GUARD = "deactivation_guard"
 FAILURES_SHOWN = 25
+SHOWN_CHARS = 60  # a table cell in the UI; the full text is in the asset's output and `course-pipeline status`
+SENT = ("created", "queued", "updated", "reconciled", "accepted", "deactivated")
 STEP_RETRIES = 1
+# Partitioned asset checks are a preview in Dagster 1.13 (AssetCheckSpec(partitions_def=...), the documented
+# API): its warning would print on every load of the definitions.
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec",
+                        category=dg.PreviewWarning)
 # What a sync step waits for, also for the command line (whose console shows only critical run events).
 WAITING = logging.getLogger("course_pipeline.waiting")
 
@@ -62,15 +72,45 @@ def plan_frame(plan: Plan, vendor: str, account: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=OUTCOME_COLUMNS).assign(run_id="dry-run")
 
 
-def failures_markdown(outcomes: pd.DataFrame) -> str:
-    failed = outcomes[outcomes["status"].isin(["failed", "unknown"])]
-    if failed.empty:
-        return "No failed or unknown items."
-    view = failed[["course_id", "action", "status", "http_status", "error_code", "error_message", "source_file",
-                   "source_row"]].head(FAILURES_SHOWN).astype(object).fillna("")
-    view["error_message"] = view["error_message"].astype(str).str.slice(0, 160)
-    more = len(failed) - FAILURES_SHOWN
-    return view.to_markdown(index=False) + (f"\n\n… and {more} more" if more > 0 else "")
+def clip(value, width: int = SHOWN_CHARS) -> str:
+    text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def where(row) -> str:
+    """The catalog cell a row came from, as one short column: file[:sheet]:row."""
+    parts = [clip(row.get("source_file"), 30), clip(row.get("source_sheet"), 20)]
+    place = ":".join(p for p in parts if p)
+    row_number = row.get("source_row")
+    return f"{place}:{int(row_number)}" if place and not pd.isna(row_number) else place
+
+
+def items_markdown(items: pd.DataFrame, titles: pd.Series | None = None, limit: int = FAILURES_SHOWN,
+                   empty: str = "None.") -> str:
+    """A narrow table of items (course, title, state, why, where), the first `limit` of them."""
+    if items.empty:
+        return empty
+    shown = items.head(limit)
+    table = pd.DataFrame({
+        "vendor": shown["vendor"] if "vendor" in shown else "",
+        "course": shown["course_id"].map(lambda v: clip(v, 30)),
+        "title": shown["course_id"].map(lambda cid: clip(titles.get(cid) if titles is not None else "", 40)),
+        "state": shown["state"] if "state" in shown else shown["status"],
+        "why": [clip(" ".join(str(x) for x in (code, msg) if x is not None and not pd.isna(x)))
+                for code, msg in zip(shown["error_code"], shown["error_message"], strict=True)],
+        "where": [where(r) for r in shown.to_dict("records")],
+    })
+    if titles is None:
+        table = table.drop(columns="title")
+    if "vendor" not in shown or shown["vendor"].nunique() <= 1:  # a vendor's own check: it is that vendor
+        table = table.drop(columns="vendor")
+    more = len(items) - limit
+    return table.to_markdown(index=False) + (f"\n\n… and {more} more: `course-pipeline status`" if more > 0 else "")
+
+
+def course_list(items: pd.DataFrame, shown: int = 5) -> str:
+    ids = list(items["course_id"].head(shown))
+    return ", ".join(ids) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
 def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
@@ -89,10 +129,16 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         # from the ledger, so what landed is not sent again. See the README's retry budget.
         retry_policy=dg.RetryPolicy(max_retries=STEP_RETRIES, delay=15, jitter=dg.Jitter.PLUS_MINUS),
         description=f"Sends what changed to {vendor} (rate-limited, retried only where a repeat cannot make a "
-                    "duplicate) and records every course's outcome in the ledger.",
-        check_specs=[dg.AssetCheckSpec(NO_FAILED_ITEMS, asset=key,
-                                       description="No item failed or ended unknown (a warning: the rest landed)."),
-                     dg.AssetCheckSpec(DEACTIVATION_GUARD, asset=key,
+                    "duplicate) and records every course's outcome in the ledger. Its output is this run's "
+                    "outcomes; its checks judge the ledger's current state of the catalog at the vendor.",
+        # Checks per catalog partition: a result names its catalog and the courses it is about.
+        check_specs=[dg.AssetCheckSpec(NO_FAILED_ITEMS, asset=key, partitions_def=catalog_partitions,
+                                       description="No course of the catalog is failed or unknown at the vendor "
+                                                   "now, whichever run last sent it (a warning: the rest landed)."),
+                     dg.AssetCheckSpec(CHANGES_LANDED, asset=key, partitions_def=catalog_partitions,
+                                       description="Every change of the catalog reached the vendor (a warning "
+                                                   "where the vendor cannot update a course: a person acts)."),
+                     dg.AssetCheckSpec(DEACTIVATION_GUARD, asset=key, partitions_def=catalog_partitions,
                                        description="The run did not try to take down more courses than the "
                                                    "deactivation limit allows without a go-ahead (an error: none of "
                                                    "them was sent).")],
@@ -100,6 +146,7 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
     def _sync(context: dg.AssetExecutionContext, config: SyncConfig, payloads: PayloadSet,
               valid_catalog: ValidationResult):
         mark_worker(context)
+        catalog = context.partition_key
         target = getattr(context.resources, vendor)
         ledger = context.resources.ledger.open()
         client = target.client()
@@ -113,33 +160,42 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
 
         limit = DeactivationLimit(percent=config.max_deactivation_percent, count=config.max_deactivation_count)
         try:
-            done = pipeline.sync_vendor(payloads, client, ledger, source=context.partition_key,
+            done = pipeline.sync_vendor(payloads, client, ledger, source=catalog,
                                         catalog_ids=valid_catalog.catalog_course_ids, run_id=context.run.run_id,
                                         dry_run=config.dry_run, only_failed=config.only_failed,
                                         allow_deactivations=config.allow_deactivations, limit=limit,
                                         progress=progress, notify=lambda line: (context.log.warning(line),
                                                                                 WAITING.info(line)))
+            state = current_state(ledger, source=catalog, vendor=vendor)
         except (SyncStopped, AccountBusy) as exc:  # not the infrastructure's: a step retry would not help
             raise dg.Failure(str(exc), allow_retries=False) from None
         finally:
             client.close()
             ledger.dispose()
+        state = state[state["account"] == client.account]
+        titles = valid_catalog.valid["courses"].set_index("course_id")["title"]
         report = done.report
         counts = done.counts()
         outcomes = plan_frame(done.plan, vendor, client.account) if report is None else outcomes_frame(report)
         seconds = time.monotonic() - started
-        sent = sum(counts[status] for status in ("created", "queued", "updated", "reconciled", "accepted",
-                                                 "deactivated"))
+        sent = sum(counts[status] for status in SENT)
+        undelivered = state[state["state"].isin(UNDELIVERED)]
+        not_updated = state[state["state"] == "not_updated"]
+        this_run = outcomes[outcomes["status"].isin(UNDELIVERED)]
+        # Numbers Dagster plots per partition: few, each one meaningful over time.
         metadata = {
-            **{f"count/{status}": dg.MetadataValue.int(counts[status]) for status in OUTCOMES},
+            "this_run": dg.MetadataValue.json({**{s: counts[s] for s in OUTCOMES}, "requests": counts["requests"],
+                                               "throttled": counts["throttled"],
+                                               "retries": report.retries if report else 0}),
+            "sent": dg.MetadataValue.int(sent),
+            "landed": dg.MetadataValue.int(int((state["state"] == "landed").sum())),
+            "open_items": dg.MetadataValue.int(int(state["state"].isin(NEEDS_ACTION).sum())),
             "requests": dg.MetadataValue.int(counts["requests"]),
             "throttled_429": dg.MetadataValue.int(counts["throttled"]),
-            "retries": dg.MetadataValue.int(report.retries if report else 0),
             "duration_seconds": dg.MetadataValue.float(round(seconds, 2)),
-            "items_per_second": dg.MetadataValue.float(round(sent / seconds, 2) if seconds else 0.0),
             "dry_run": dg.MetadataValue.bool(config.dry_run),
             "held_deactivations": dg.MetadataValue.int(len(done.plan.held)),
-            "failures": dg.MetadataValue.md(failures_markdown(outcomes)),
+            "failures": dg.MetadataValue.md(items_markdown(this_run, titles, empty="No failed or unknown items.")),
             "dagster/row_count": dg.MetadataValue.int(len(outcomes)),
         }
         if done.plan.verdict:
@@ -148,23 +204,56 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         if client.halt:  # the vendor could take nothing more (e.g. StackOne's batch endpoint gone): say it once
             metadata["halted"] = dg.MetadataValue.text(client.halt)
             context.log.error(client.halt)
+        # The run's log says what did not land, not only how many items went out.
+        for status in UNDELIVERED:
+            items = this_run[this_run["status"] == status]
+            if len(items):
+                reasons = ", ".join(f"{code} ×{n}" for code, n in items["error_code"].fillna("?").value_counts().items())
+                context.log.warning(f"{vendor}: {len(items)} of {len(outcomes)} items {status} ({reasons}): "
+                                    f"{course_list(items)}")
+        earlier = undelivered[~undelivered["course_id"].isin(this_run["course_id"])]
+        if len(earlier):
+            context.log.warning(f"{vendor}: {len(earlier)} items of catalog {catalog} are still failed or unknown "
+                                f"from earlier runs: {course_list(earlier)}")
+        not_updated_why = None if not_updated.empty else (
+            f"{vendor} holds an older version of {len(not_updated)} courses of catalog {catalog} and cannot update "
+            f"them: {course_list(not_updated)}. Change each there by hand, then `course-pipeline resolve {vendor} "
+            "COURSE --landed`; or delete it there and `resolve … --not-landed` so the next run creates it.")
+        if not_updated_why:
+            context.log.warning(not_updated_why)
         yield dg.Output(outcomes, metadata=metadata)
         yield dg.AssetCheckResult(check_name=DEACTIVATION_GUARD, passed=done.plan.verdict is None,
-                                  severity=dg.AssetCheckSeverity.ERROR,
-                                  metadata={"held": len(done.plan.held),
+                                  severity=dg.AssetCheckSeverity.ERROR, description=done.plan.verdict,
+                                  metadata={"catalog": catalog, "held": len(done.plan.held),
                                             "verdict": done.plan.verdict or "within the limit"})
-        problems = counts["failed"] + counts["unknown"]
-        yield dg.AssetCheckResult(check_name=NO_FAILED_ITEMS, passed=problems == 0,
-                                  severity=dg.AssetCheckSeverity.WARN,
-                                  metadata={"failed": counts["failed"], "unknown": counts["unknown"]})
+        yield dg.AssetCheckResult(
+            check_name=NO_FAILED_ITEMS, passed=undelivered.empty, severity=dg.AssetCheckSeverity.WARN,
+            description=None if undelivered.empty else
+            (f"{len(undelivered)} courses of catalog {catalog} are not delivered to {vendor} "
+             f"({account_label(client.account)}): {course_list(undelivered)}. Failed ones are sent again by the next "
+             "run (or `retry_failed`); unknown ones as the outcome says."),
+            metadata={"catalog": catalog, "account": account_label(client.account),
+                      "failed": int((undelivered["state"] == "failed").sum()),
+                      "unknown": int((undelivered["state"] == "unknown").sum()),
+                      "courses": dg.MetadataValue.md(items_markdown(undelivered, titles))})
+        yield dg.AssetCheckResult(
+            check_name=CHANGES_LANDED, passed=not_updated.empty, severity=dg.AssetCheckSeverity.WARN,
+            description=not_updated_why,
+            metadata={"catalog": catalog, "not_updated": len(not_updated),
+                      "courses": dg.MetadataValue.md(items_markdown(not_updated, titles))})
 
     return _sync
 
 
+def account_label(account: str) -> str:
+    return f"account {account}" if account else "its default account"
+
+
 SYNC_ASSETS = [build_sync_asset(vendor) for vendor in VENDOR_NAMES]
 
-REPORT_COLUMNS = ["vendor", "course_id", "title", "action", "status", "vendor_id", "http_status", "error_code",
-                  "error_message", "source_file", "source_sheet", "source_row", "payload_hash", "attempts"]
+REPORT_COLUMNS = ["vendor", "account", "course_id", "title", "state", "vendor_id", "error_code", "error_message",
+                  "http_status", "last_action", "last_status", "run_id", "at", "source_file", "source_sheet",
+                  "source_row"]
 
 
 @dg.asset(
@@ -173,30 +262,34 @@ REPORT_COLUMNS = ["vendor", "course_id", "title", "action", "status", "vendor_id
     kinds={"pandas"},
     deps=[sync_asset_key(v) for v in VENDOR_NAMES],
     required_resource_keys={"ledger"},
-    description="Every course × vendor outcome of this run, with the catalog row it came from and the vendor's "
-                "id: lineage from the cell to the vendor. Read from the ledger for the run and the runs it "
-                "retries, so a retried run still shows every vendor it synced.",
+    description="The catalog's current state at every vendor: for every course, what the ledger holds now "
+                "(landed with the vendor's id, not updated, rejected with the reason, failed, unknown, "
+                "deactivated, orphaned), whichever run last touched it, with the catalog row it came from; "
+                "validation rejects included. A retry or partial run never hides an item still open.",
 )
 def sync_report(context: dg.AssetExecutionContext, valid_catalog: ValidationResult) -> dg.Output:
-    group = context.instance.get_run_group(context.run.run_id)
-    run_ids = [run.run_id for run in group[1]] if group else [context.run.run_id]
     ledger = context.resources.ledger.open()
     try:
-        report = ledger.outcomes(run_ids=run_ids)
+        state = current_state(ledger, source=context.partition_key)
     finally:
         ledger.dispose()
-    # A retry's outcome supersedes the first attempt's for the same item (the ledger lists them in order).
-    report = report.drop_duplicates(["vendor", "account", "course_id"], keep="last").reset_index(drop=True)
+    report = pd.concat([frame for frame in (state, validation_rejects(valid_catalog)) if len(frame)],
+                       ignore_index=True) if len(state) or len(valid_catalog.rejects) else state
     titles = valid_catalog.valid["courses"].set_index("course_id")["title"]
     report["title"] = report["course_id"].map(titles)
     report = report.reindex(columns=REPORT_COLUMNS)
-    summary = (report.pivot_table(index="vendor", columns="status", values="course_id", aggfunc="count", fill_value=0)
-               if len(report) else pd.DataFrame())
-    shown = report.head(50).astype(object).fillna("")
-    shown["error_message"] = shown["error_message"].astype(str).str.slice(0, 120)
-    return dg.Output(report, metadata={
+    table = summary(report)
+    needs_action = report[report["state"].isin(NEEDS_ACTION)]
+    metadata = {
         "dagster/row_count": dg.MetadataValue.int(len(report)),
-        "outcomes_by_vendor": dg.MetadataValue.md(summary.to_markdown() if len(summary) else "No outcomes."),
-        "outcomes": dg.MetadataValue.md(shown.to_markdown(index=False) if len(shown) else "No outcomes."),
-        "failed_or_unknown": dg.MetadataValue.int(int(report["status"].isin(["failed", "unknown"]).sum())),
-    })
+        "state_by_vendor": dg.MetadataValue.md(table.to_markdown(index=False) if len(table) else "No courses."),
+        "needs_action": dg.MetadataValue.md(items_markdown(needs_action, titles, limit=50,
+                                                           empty="Nothing: every course is where it should be.")),
+        "failed_or_unknown": dg.MetadataValue.int(int(report["state"].isin(UNDELIVERED).sum())),
+        "landed": dg.MetadataValue.int(int((report["state"] == "landed").sum())),
+        "needs_action_count": dg.MetadataValue.int(len(needs_action)),
+    }
+    chart = state_chart(table, context.partition_key)
+    if chart is not None:
+        metadata["state_chart"] = chart
+    return dg.Output(report, metadata=metadata)

@@ -29,22 +29,26 @@ def test_sync_assets_record_counts_and_report_lineage(env, catalog, instance):
     assert result.success
     for vendor in VENDOR_NAMES:
         meta = metadata(result, f"{vendor}_sync")
-        assert meta[f"count/{created(vendor)}"] == 10 and meta["requests"] > 0 and meta["throttled_429"] == 0
+        assert meta["this_run"][created(vendor)] == 10 and meta["requests"] > 0 and meta["throttled_429"] == 0
+        assert meta["sent"] == 10 and meta["landed"] == 10 and meta["open_items"] == 0
         assert meta["failures"] == "No failed or unknown items."
-    checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert checks[("kombo_sync", "no_failed_items")]
+    checks = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert checks[("kombo_sync", "no_failed_items")].passed
+    assert checks[("kombo_sync", "no_failed_items")].partition == catalog.name  # a result per catalog
     report = result.output_for_node("sync_report")
-    assert len(report) == 40 and set(report["status"]) == {"created", "queued"}  # queued: HighLevel
+    assert len(report) == 40 and set(report["state"]) == {"landed"}  # HighLevel's queued import is held as ours
     row = report[(report["vendor"] == "thought_industries") & (report["course_id"] == "C002")].iloc[0]
     assert (row["title"], row["source_file"], row["source_row"]) == ("Course 2", "courses.csv", 4)
     assert row["vendor_id"] in {c["id"] for c in env.state()["vendors"]["thought_industries"]["courses"]}
-    assert "created" in metadata(result, "sync_report")["outcomes_by_vendor"]
+    report_meta = metadata(result, "sync_report")
+    assert "landed" in report_meta["state_by_vendor"] and report_meta["failed_or_unknown"] == 0
+    assert report_meta["state_chart"].startswith("![courses by state at each vendor](data:image/png;base64,")
 
 
 def test_dry_run_config_plans_without_sending(env, catalog, instance):
     result = run(catalog, instance, dry_run=True)
     assert result.success
-    assert metadata(result, "stackone_sync")["count/created"] == 10
+    assert metadata(result, "stackone_sync")["this_run"]["created"] == 10
     assert metadata(result, "stackone_sync")["requests"] == 0
     assert all(v["counters"]["requests"] == 0 for v in env.state()["vendors"].values())
     assert result.output_for_node("stackone_sync")["status"].eq("created").all()
