@@ -1,7 +1,7 @@
 """course-pipeline: the command line.
 
     course-pipeline validate data/sources.yaml [--source NAME] [--json]
-    course-pipeline payloads data/sources.yaml --source NAME --vendor V
+    course-pipeline payloads data/sources.yaml --source NAME --vendor V [--lines]
     course-pipeline plan data/sources.yaml [--source NAME] [--vendor V] [--json] [--allow-deactivations N]
     course-pipeline sync data/sources.yaml [--source NAME] [--vendor V] [--json] [--dry-run]
                          [--allow-deactivations N]
@@ -122,10 +122,20 @@ def cmd_payloads(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     for note in result.notes:
         print(f"note: source '{source.name}': {note}", file=sys.stderr)
-    builder = _target(args.vendor).builder()
+    target = _target(args.vendor)
+    builder = target.builder()
     payloads = pipeline.build(result, [builder])[args.vendor]
-    for item in payloads.items:
-        sys.stdout.write(json.dumps(builder.request_body([item.body]), ensure_ascii=False) + "\n")
+    client = target.client()  # sends nothing: it knows the batch size and how a request is spelled
+    try:
+        # The requests a first sync sends, in the vendor's batches and the order Sync.run sends them; with
+        # --lines, each item alone as a request of its own.
+        size = 1 if args.lines else client.batch_size
+        batches = [payloads.items[i:i + size] for i in range(0, len(payloads.items), size)]
+        bodies = [body for batch in batches for body in client.create_requests([item.body for item in batch])]
+    finally:
+        client.close()
+    for body in bodies:
+        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
     if result.rejected_rows:
         print(f"note: {result.rejected_rows} catalog rows were rejected by validation and are not here "
               f"(course-pipeline validate {args.sources_file} --source {source.name})", file=sys.stderr)
@@ -413,11 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print JSON with keys tables and rejects")
     validate.set_defaults(func=cmd_validate)
 
-    payloads = commands.add_parser("payloads", help="print each request body a vendor would receive (JSON lines); "
-                                                    "vendor rejects go to stderr")
+    payloads = commands.add_parser("payloads", help="print each request body a first sync would send the vendor, "
+                                                    "batched as it sends them (one JSON document a line); vendor "
+                                                    "rejects go to stderr")
     payloads.add_argument("sources_file", help="path to sources.yaml")
     payloads.add_argument("--source", required=True, help="the catalog source")
     payloads.add_argument("--vendor", required=True, choices=VENDOR_NAMES)
+    payloads.add_argument("--lines", action="store_true", help="one item a line (each as a request of its own) "
+                                                               "instead of the vendor's batches")
     payloads.set_defaults(func=cmd_payloads)
 
     for name, helper in (("plan", "what a sync would create, update, deactivate, leave unchanged and reject; "

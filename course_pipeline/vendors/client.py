@@ -119,6 +119,16 @@ class VendorClient:
         states); as they are, unless a vendor needs values unique across sources."""
         return payloads
 
+    def request_body(self, bodies: list[dict]) -> dict:
+        """The body of the one request `send` makes to create these items (a first send), as it goes out."""
+        raise NotImplementedError
+
+    def create_requests(self, bodies: list[dict]) -> list[dict]:
+        """The bodies of the requests one `send` of this batch makes when every item is a create
+        (`course-pipeline payloads`). A repeat's marks and an update's changed fields depend on the ledger
+        and are not here."""
+        return [self.request_body(bodies)] if bodies else []
+
     def send(self, batch: list[Change]) -> list[Result]:
         raise NotImplementedError
 

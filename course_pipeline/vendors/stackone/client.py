@@ -116,6 +116,15 @@ class StackOneClient(VendorClient):
             body["unified_custom_fields"] = kept
         return body, dropped
 
+    def _as_sent(self, body: dict) -> tuple[dict, list[str]]:
+        """The item as it goes out (only configured custom fields; a content item in the content dialect),
+        and the custom fields left out."""
+        body, dropped = self._configured(body)
+        return (content_item(body) if self.content_dialect else body), dropped
+
+    def request_body(self, bodies: list[dict]) -> dict:
+        return {"items": [self._as_sent(body)[0] for body in bodies]}
+
     # ------------------------------------------------------------------------------ the batch
 
     def _batch(self, entries: list[tuple[str, dict, str]]) -> list[Result]:
@@ -125,11 +134,11 @@ class StackOneClient(VendorClient):
                     for cid in ids]
         sent, notes = [], {}
         for cid, body, _ in entries:
-            body, dropped = self._configured(body)
+            body, dropped = self._as_sent(body)
             if dropped:
                 notes[cid] = (f"unified_custom_fields not sent: {', '.join(dropped)} (not in STACKONE_CUSTOM_FIELDS, "
                               "the fields configured in the StackOne project)")
-            sent.append(content_item(body) if self.content_dialect else body)
+            sent.append(body)
         try:
             response = self.transport.request("POST", self.batch_path, idempotent=True, json={"items": sent})
         except TransportError as exc:
