@@ -343,7 +343,9 @@ class Sync:
         settlements, rows = [], []
         for result in results:
             send = by_id[result.course_id]
-            keep = send.item.body_json if self.client.keeps_payload and result.taken else None
+            # The landed body, for every vendor: what `plan --diff` compares with (and what StackOne's
+            # deactivation re-sends and Thought Industries' update compares with).
+            keep = send.item.body_json if result.taken else None
             settlements.append(Settlement(result.course_id, result.status, vendor_id=result.vendor_id,
                                           landed_hash=send.item.content_hash if result.taken else None,
                                           payload_json=keep))

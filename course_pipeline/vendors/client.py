@@ -100,7 +100,6 @@ class VendorClient:
     limits: Limits = Limits()  # the vendor's documented pace (each client cites its source)
     batch_size: int = 1
     workers: int = 4
-    keeps_payload: bool = False  # updates are diffs against the landed body (ledger keeps it)
     can_deactivate: bool = True
     can_update: bool = True
     resend_is_safe: bool = True  # a lost answer may be re-sent without risk of a duplicate

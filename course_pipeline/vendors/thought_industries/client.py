@@ -45,7 +45,6 @@ class ThoughtIndustriesClient(VendorClient):
     limits = Limits(requests=60, window=60.0, also=((1000, 3600.0),), concurrency=5)
     batch_size = 1
     workers = 4
-    keeps_payload = True
 
     def __init__(self, transport, account: str, dialect: str = "single"):
         super().__init__(transport, account)
