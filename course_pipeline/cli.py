@@ -2,8 +2,8 @@
 
     course-pipeline validate data/sources.yaml [--source NAME] [--json]
     course-pipeline payloads data/sources.yaml --source NAME --vendor V [--lines]
-    course-pipeline plan data/sources.yaml [--source NAME] [--vendor V] [--json] [--allow-deactivations N]
-    course-pipeline sync data/sources.yaml [--source NAME] [--vendor V] [--json] [--dry-run]
+    course-pipeline plan data/sources.yaml [--source NAME] [--vendor V] [--json] [--diff] [--allow-deactivations N]
+    course-pipeline sync data/sources.yaml [--source NAME] [--vendor V] [--json] [--dry-run [--diff]]
                          [--allow-deactivations N]
     course-pipeline unknowns data/sources.yaml [--vendor V] [--source NAME] [--output FILE.csv]
     course-pipeline resolve VENDOR COURSE_ID --landed [--vendor-id ID] | --not-landed
@@ -164,6 +164,18 @@ def print_totals(totals, out=None) -> None:
     print(tabulate(rows, headers="keys"), file=out or sys.stdout)
 
 
+def print_changes(rows: list[dict], out=None) -> None:
+    """The dry run's changes per course and vendor, `field: old → new`, values cut (diff.WIDTH)."""
+    from .diff import FieldChange, changes_table
+
+    out = out or sys.stdout
+    if not rows:
+        print("\nchanges: none (nothing would be created, updated or taken down)", file=out)
+        return
+    print(f"\nchanges ({len(rows)}):", file=out)
+    print(changes_table([FieldChange(**row) for row in rows]), file=out)
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     """`sync` materializes the assets on the local instance; `plan` (and `sync --dry-run`) runs the same
     assets as a dry run on a throw-away instance: the same code, nothing sent, nothing recorded."""
@@ -173,27 +185,33 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .ledger import describe_url, ledger_url
 
     dry_run = args.command == "plan" or args.dry_run
+    if args.diff and not dry_run:
+        raise ConfigError("sync: --diff shows what a dry run would change; use plan --diff (or sync --dry-run --diff)")
     selected, vendors = _select(args.sources_file, args.source), _vendors(args)
     invoker = {"course_pipeline/invoked_by": f"{socket.gethostname()}:{os.getpid()}"}
     _show_waits()
 
     def work():  # the instance is made in the thread that uses it (SQLite connections stay in their thread)
-        instance = dg.DagsterInstance.ephemeral() if dry_run else local_instance()
-        return run_sync(args.sources_file, selected.configured, vendors, dry_run=dry_run, instance=instance,
-                        allow_deactivations=args.allow_deactivations, tags=invoker, broken=selected.broken,
-                        notify=lambda line: print(f"note: {line}", file=sys.stderr, flush=True))
+        with dg.DagsterInstance.ephemeral() if dry_run else local_instance() as instance:  # and closed there
+            return run_sync(args.sources_file, selected.configured, vendors, dry_run=dry_run, instance=instance,
+                            allow_deactivations=args.allow_deactivations, tags=invoker, broken=selected.broken,
+                            notify=lambda line: print(f"note: {line}", file=sys.stderr, flush=True))
 
     outcome = _interruptible(work, None if dry_run else local_instance, invoker)
     if outcome is None:
         return EXIT_STOPPED
     if args.json:
+        diff = {"changes": outcome.changes} if args.diff else {}
         print(json.dumps({**outcome.totals.as_json(), "failed_sources": outcome.failed_sources,
-                          "deactivation_guard": outcome.guarded, "ledger": describe_url(ledger_url())}, indent=2))
+                          "deactivation_guard": outcome.guarded, "ledger": describe_url(ledger_url()), **diff},
+                         indent=2, ensure_ascii=False))
     else:
         print(f"ledger: {describe_url(ledger_url())}")
         if dry_run:
             print("plan (nothing is sent):")
         print_totals(outcome.totals)
+        if args.diff:
+            print_changes(outcome.changes)
         for source, why in outcome.failed_sources.items():
             print(f"  {source}: failed: {why}")
         for verdicts in outcome.guarded.values():
@@ -442,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--source", help="only this source (default: all)")
         command.add_argument("--vendor", choices=VENDOR_NAMES, help="only this vendor (default: every enabled vendor)")
         command.add_argument("--json", action="store_true", help="print one JSON object of counts per vendor")
+        command.add_argument("--diff", action="store_true",
+                             help="after the counts, per course and vendor the fields that would change, old → new "
+                                  "(a dry run only: plan, or sync --dry-run; --json: under `changes`)")
         command.add_argument("--allow-deactivations", type=int, default=0, metavar="N",
                              help="the go-ahead for this run to take down (deactivate, or orphan at HighLevel) "
                                   "up to N courses per vendor account past the deactivation guard")

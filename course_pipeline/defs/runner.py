@@ -42,6 +42,8 @@ class SyncOutcome:
     runs: dict[str, dg.ExecuteInProcessResult] = field(default_factory=dict)
     failed_sources: dict[str, str] = field(default_factory=dict)  # source -> why its run failed (or cannot run)
     guarded: dict[str, dict[str, str]] = field(default_factory=dict)  # source -> vendor -> the guard's verdict
+    # A dry run's field-by-field changes (diff.FieldChange rows), from each sync step's output.
+    changes: list[dict] = field(default_factory=list)
 
 
 def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: list[str], *,
@@ -88,6 +90,9 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
             counts["requests"] = int(meta["requests"].value)
             counts["throttled"] = int(meta["throttled_429"].value)
             outcome.totals.add(vendor, counts)
+            if dry_run:
+                planned = result.output_for_node(sync_asset_key(vendor))
+                outcome.changes += [row for rows in planned.get("changes", []) for row in rows]
     return outcome
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import pipeline
 from ..catalog.validation import ValidationResult
+from ..diff import dry_run_changes
 from ..ledger import OUTCOME_COLUMNS
 from ..locks import AccountBusy
 from ..sync import OUTCOMES, DeactivationLimit, Plan, SyncReport, SyncStopped
@@ -148,6 +149,9 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         if client.halt:  # the vendor could take nothing more (e.g. StackOne's batch endpoint gone): say it once
             metadata["halted"] = dg.MetadataValue.text(client.halt)
             context.log.error(client.halt)
+        if config.dry_run:  # what would change, field by field: `changes` in the UI, the column for `plan --diff`
+            column, markdown = dry_run_changes(done.plan, outcomes["course_id"])
+            outcomes["changes"], metadata["changes"] = column, dg.MetadataValue.md(markdown)
         yield dg.Output(outcomes, metadata=metadata)
         yield dg.AssetCheckResult(check_name=DEACTIVATION_GUARD, passed=done.plan.verdict is None,
                                   severity=dg.AssetCheckSeverity.ERROR,
