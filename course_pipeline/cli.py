@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import socket
 import sys
@@ -190,6 +191,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     selected, vendors = _select(args.sources_file, args.source), _vendors(args)
     invoker = {"course_pipeline/invoked_by": f"{socket.gethostname()}:{os.getpid()}"}
     _show_waits()
+    bars = None if dry_run else _progress_bars()  # a dry run sends nothing: no bars
 
     def work():  # the instance is made in the thread that uses it (SQLite connections stay in their thread)
         with dg.DagsterInstance.ephemeral() if dry_run else local_instance() as instance:  # and closed there
@@ -197,7 +199,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
                             allow_deactivations=args.allow_deactivations, tags=invoker, broken=selected.broken,
                             notify=lambda line: print(f"note: {line}", file=sys.stderr, flush=True))
 
-    outcome = _interruptible(work, None if dry_run else local_instance, invoker)
+    if bars is None:
+        outcome = _interruptible(work, None if dry_run else local_instance, invoker)
+    else:
+        from .progress import listening
+
+        with bars, listening(bars):
+            outcome = _interruptible(work, local_instance, invoker, on_stop=bars.stop)
     if outcome is None:
         return EXIT_STOPPED
     if args.json:
@@ -224,26 +232,53 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return EXIT_REJECTS if outcome.totals.failed_or_unknown and not dry_run else EXIT_OK
 
 
+def _progress_bars():
+    """A progress bar per vendor for `sync`, on a terminal; None elsewhere."""
+    from .progress import Bars
+
+    console = _progress_console()
+    return None if console is None else Bars(console)
+
+
+def _progress_console():
+    """Where `sync` draws its progress bars: stderr, when it is a terminal; None (no bars, plain output) when
+    it is not, as in a pipe, a file, CI or a test."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    return Console(file=sys.stderr)
+
+
 def _show_waits() -> None:
     """What a sync step waits for (another sync holding the account) reaches the terminal: the run's own
     console log shows only critical events here."""
-    import logging
-
     from .defs.sync_assets import WAITING
 
     if not WAITING.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("note: %(message)s"))
         WAITING.addHandler(handler)
         WAITING.setLevel(logging.INFO)
         WAITING.propagate = False
 
 
-def _interruptible(work, open_instance, invoker: dict[str, str]):
+class _Stderr(logging.Handler):
+    """Writes to sys.stderr as it is when a record comes (above the progress bars while they are drawn)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr, flush=True)
+        except Exception:
+            self.handleError(record)
+
+
+def _interruptible(work, open_instance, invoker: dict[str, str], on_stop=lambda: None):
     """Run `work` in a thread so SIGTERM and SIGINT reach us even while Dagster waits for a pool slot
     (its in-process executor does not look at signals there). On a signal, every sync stops sending,
     the batches in flight get STOP_GRACE_SECONDS to settle, and the runs this command started are marked
-    failed with their pool slots freed; returns None when stopped."""
+    failed with their pool slots freed; returns None when stopped. on_stop: called first then (the
+    progress bars give the terminal back, as the process may end without unwinding)."""
     import signal
     import threading
 
@@ -274,6 +309,7 @@ def _interruptible(work, open_instance, invoker: dict[str, str]):
         while worker.is_alive() and not stopped.is_set():
             worker.join(0.2)
         if stopped.is_set():
+            on_stop()
             worker.join(STOP_GRACE_SECONDS)
             live = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED]
             instance = open_instance() if open_instance else None

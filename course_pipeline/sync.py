@@ -243,6 +243,7 @@ class Sync:
 
     def __init__(self, plan: Plan, client: VendorClient, ledger: Ledger, run_id: str | None = None,
                  progress=None):
+        """progress(done, total): told (0, total) before the first request, then after each settled batch."""
         self.plan, self.client, self.ledger = plan, client, ledger
         self.run_id = run_id or uuid.uuid4().hex
         self.progress = progress or (lambda done, total: None)
@@ -271,6 +272,8 @@ class Sync:
         batches = [sends[i:i + self.client.batch_size] for i in range(0, len(sends), self.client.batch_size)]
         deactivations = [self.plan.deactivations[i:i + self.client.batch_size]
                          for i in range(0, len(self.plan.deactivations), self.client.batch_size)]
+        if self._total:
+            self.progress(0, self._total)  # the start, before any request: a display's rate and time left begin here
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.client.workers),
                                     thread_name_prefix=f"sync-{self.client.vendor}") as pool:

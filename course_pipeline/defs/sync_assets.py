@@ -13,6 +13,7 @@ from ..catalog.validation import ValidationResult
 from ..diff import dry_run_changes
 from ..ledger import OUTCOME_COLUMNS
 from ..locks import AccountBusy
+from ..progress import report as report_progress
 from ..sync import OUTCOMES, DeactivationLimit, Plan, SyncReport, SyncStopped
 from ..vendors import VENDOR_NAMES
 from ..vendors.base import PayloadSet
@@ -108,7 +109,8 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         last_logged = [0.0]
 
         def progress(done: int, total: int) -> None:
-            if time.monotonic() - last_logged[0] > 5 or done == total:
+            report_progress(vendor, context.partition_key, done, total)  # course-pipeline sync's progress bars
+            if done and (time.monotonic() - last_logged[0] > 5 or done == total):  # not the start (0 of total)
                 last_logged[0] = time.monotonic()
                 context.log.info(f"{vendor}: {done}/{total} items sent")
 
