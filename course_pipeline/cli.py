@@ -1,9 +1,9 @@
 """course-pipeline: the command line.
 
     course-pipeline validate data/sources.yaml [--source NAME] [--json]
-    course-pipeline payloads data/sources.yaml --source NAME --vendor V
-    course-pipeline plan data/sources.yaml [--source NAME] [--vendor V] [--json] [--allow-deactivations N]
-    course-pipeline sync data/sources.yaml [--source NAME] [--vendor V] [--json] [--dry-run]
+    course-pipeline payloads data/sources.yaml --source NAME --vendor V [--lines]
+    course-pipeline plan data/sources.yaml [--source NAME] [--vendor V] [--json] [--diff] [--allow-deactivations N]
+    course-pipeline sync data/sources.yaml [--source NAME] [--vendor V] [--json] [--dry-run [--diff]]
                          [--allow-deactivations N]
     course-pipeline unknowns data/sources.yaml [--vendor V] [--source NAME] [--output FILE.csv]
     course-pipeline resolve VENDOR COURSE_ID --landed [--vendor-id ID] | --not-landed
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import socket
 import sys
@@ -124,10 +125,20 @@ def cmd_payloads(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     for note in result.notes:
         print(f"note: source '{source.name}': {note}", file=sys.stderr)
-    builder = _target(args.vendor).builder()
+    target = _target(args.vendor)
+    builder = target.builder()
     payloads = pipeline.build(result, [builder])[args.vendor]
-    for item in payloads.items:
-        sys.stdout.write(json.dumps(builder.request_body([item.body]), ensure_ascii=False) + "\n")
+    client = target.client()  # sends nothing: it knows the batch size and how a request is spelled
+    try:
+        # The requests a first sync sends, in the vendor's batches and the order Sync.run sends them; with
+        # --lines, each item alone as a request of its own.
+        size = 1 if args.lines else client.batch_size
+        batches = [payloads.items[i:i + size] for i in range(0, len(payloads.items), size)]
+        bodies = [body for batch in batches for body in client.create_requests([item.body for item in batch])]
+    finally:
+        client.close()
+    for body in bodies:
+        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
     if result.rejected_rows:
         print(f"note: {result.rejected_rows} catalog rows were rejected by validation and are not here "
               f"(course-pipeline validate {args.sources_file} --source {source.name})", file=sys.stderr)
@@ -156,6 +167,18 @@ def print_totals(totals, out=None) -> None:
     print(tabulate(rows, headers="keys"), file=out or sys.stdout)
 
 
+def print_changes(rows: list[dict], out=None) -> None:
+    """The dry run's changes per course and vendor, `field: old → new`, values cut (diff.WIDTH)."""
+    from .diff import FieldChange, changes_table
+
+    out = out or sys.stdout
+    if not rows:
+        print("\nchanges: none (nothing would be created, updated or taken down)", file=out)
+        return
+    print(f"\nchanges ({len(rows)}):", file=out)
+    print(changes_table([FieldChange(**row) for row in rows]), file=out)
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     """`sync` materializes the assets on the local instance; `plan` (and `sync --dry-run`) runs the same
     assets as a dry run on a throw-away instance: the same code, nothing sent, nothing recorded."""
@@ -165,27 +188,40 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .ledger import describe_url, ledger_url
 
     dry_run = args.command == "plan" or args.dry_run
+    if args.diff and not dry_run:
+        raise ConfigError("sync: --diff shows what a dry run would change; use plan --diff (or sync --dry-run --diff)")
     selected, vendors = _select(args.sources_file, args.source), _vendors(args)
     invoker = {"course_pipeline/invoked_by": f"{socket.gethostname()}:{os.getpid()}"}
     _show_waits()
+    bars = None if dry_run else _progress_bars()  # a dry run sends nothing: no bars
 
     def work():  # the instance is made in the thread that uses it (SQLite connections stay in their thread)
-        instance = dg.DagsterInstance.ephemeral() if dry_run else local_instance()
-        return run_sync(args.sources_file, selected.configured, vendors, dry_run=dry_run, instance=instance,
-                        allow_deactivations=args.allow_deactivations, tags=invoker, broken=selected.broken,
-                        notify=lambda line: print(f"note: {line}", file=sys.stderr, flush=True))
+        with dg.DagsterInstance.ephemeral() if dry_run else local_instance() as instance:  # and closed there
+            return run_sync(args.sources_file, selected.configured, vendors, dry_run=dry_run, instance=instance,
+                            allow_deactivations=args.allow_deactivations, tags=invoker, broken=selected.broken,
+                            notify=lambda line: print(f"note: {line}", file=sys.stderr, flush=True))
 
-    outcome = _interruptible(work, None if dry_run else local_instance, invoker)
+    if bars is None:
+        outcome = _interruptible(work, None if dry_run else local_instance, invoker)
+    else:
+        from .progress import listening
+
+        with bars, listening(bars):
+            outcome = _interruptible(work, local_instance, invoker, on_stop=bars.stop)
     if outcome is None:
         return EXIT_STOPPED
     if args.json:
+        diff = {"changes": outcome.changes} if args.diff else {}
         print(json.dumps({**outcome.totals.as_json(), "failed_sources": outcome.failed_sources,
-                          "deactivation_guard": outcome.guarded, "ledger": describe_url(ledger_url())}, indent=2))
+                          "deactivation_guard": outcome.guarded, "ledger": describe_url(ledger_url()), **diff},
+                         indent=2, ensure_ascii=False))
     else:
         print(f"ledger: {describe_url(ledger_url())}")
         if dry_run:
             print("plan (nothing is sent):")
         print_totals(outcome.totals)
+        if args.diff:
+            print_changes(outcome.changes)
         for source, why in outcome.failed_sources.items():
             print(f"  {source}: failed: {why}")
         for verdicts in outcome.guarded.values():
@@ -198,26 +234,53 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return EXIT_REJECTS if outcome.totals.failed_or_unknown and not dry_run else EXIT_OK
 
 
+def _progress_bars():
+    """A progress bar per vendor for `sync`, on a terminal; None elsewhere."""
+    from .progress import Bars
+
+    console = _progress_console()
+    return None if console is None else Bars(console)
+
+
+def _progress_console():
+    """Where `sync` draws its progress bars: stderr, when it is a terminal; None (no bars, plain output) when
+    it is not, as in a pipe, a file, CI or a test."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    return Console(file=sys.stderr)
+
+
 def _show_waits() -> None:
     """What a sync step waits for (another sync holding the account) reaches the terminal: the run's own
     console log shows only critical events here."""
-    import logging
-
     from .defs.sync_assets import WAITING
 
     if not WAITING.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("note: %(message)s"))
         WAITING.addHandler(handler)
         WAITING.setLevel(logging.INFO)
         WAITING.propagate = False
 
 
-def _interruptible(work, open_instance, invoker: dict[str, str]):
+class _Stderr(logging.Handler):
+    """Writes to sys.stderr as it is when a record comes (above the progress bars while they are drawn)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr, flush=True)
+        except Exception:
+            self.handleError(record)
+
+
+def _interruptible(work, open_instance, invoker: dict[str, str], on_stop=lambda: None):
     """Run `work` in a thread so SIGTERM and SIGINT reach us even while Dagster waits for a pool slot
     (its in-process executor does not look at signals there). On a signal, every sync stops sending,
     the batches in flight get STOP_GRACE_SECONDS to settle, and the runs this command started are marked
-    failed with their pool slots freed; returns None when stopped."""
+    failed with their pool slots freed; returns None when stopped. on_stop: called first then (the
+    progress bars give the terminal back, as the process may end without unwinding)."""
     import signal
     import threading
 
@@ -248,6 +311,7 @@ def _interruptible(work, open_instance, invoker: dict[str, str]):
         while worker.is_alive() and not stopped.is_set():
             worker.join(0.2)
         if stopped.is_set():
+            on_stop()
             worker.join(STOP_GRACE_SECONDS)
             live = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED]
             instance = open_instance() if open_instance else None
@@ -512,11 +576,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print JSON with keys tables and rejects")
     validate.set_defaults(func=cmd_validate)
 
-    payloads = commands.add_parser("payloads", help="print each request body a vendor would receive (JSON lines); "
-                                                    "vendor rejects go to stderr")
+    payloads = commands.add_parser("payloads", help="print each request body a first sync would send the vendor, "
+                                                    "batched as it sends them (one JSON document a line); vendor "
+                                                    "rejects go to stderr")
     payloads.add_argument("sources_file", help="path to sources.yaml")
     payloads.add_argument("--source", required=True, help="the catalog source")
     payloads.add_argument("--vendor", required=True, choices=VENDOR_NAMES)
+    payloads.add_argument("--lines", action="store_true", help="one item a line (each as a request of its own) "
+                                                               "instead of the vendor's batches")
     payloads.set_defaults(func=cmd_payloads)
 
     for name, helper in (("plan", "what a sync would create, update, deactivate, leave unchanged and reject; "
@@ -528,6 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--source", help="only this source (default: all)")
         command.add_argument("--vendor", choices=VENDOR_NAMES, help="only this vendor (default: every enabled vendor)")
         command.add_argument("--json", action="store_true", help="print one JSON object of counts per vendor")
+        command.add_argument("--diff", action="store_true",
+                             help="after the counts, per course and vendor the fields that would change, old → new "
+                                  "(a dry run only: plan, or sync --dry-run; --json: under `changes`)")
         command.add_argument("--allow-deactivations", type=int, default=0, metavar="N",
                              help="the go-ahead for this run to take down (deactivate, or orphan at HighLevel) "
                                   "up to N courses per vendor account past the deactivation guard")

@@ -6,7 +6,8 @@ unchanged: only portable types and statements). The schema is Alembic's (course_
 opening a ledger upgrades it in place, a ledger made before migrations existed included.
 
 - sync_state: one row per (vendor, account, course): the vendor's id, the hash of the payload it
-  holds, the last status, and the payload itself where a vendor's update needs the previous one.
+  holds, the last status, and the landed payload itself (what `plan --diff` compares with; Thought
+  Industries' update and StackOne's deactivation need it too).
   Written ahead: a row is `in_flight` (with the hash being sent) before the request goes out and
   settled after, so a run that dies leaves rows the next run reconciles instead of guessing.
 - sync_outcomes: one row per item a run changed or could not settle (an unchanged item writes none):
@@ -78,7 +79,7 @@ sync_state = Table(
     Column("vendor_id", String(255)),
     Column("payload_hash", String(64)),  # what the vendor holds (None: nothing of ours yet)
     Column("pending_hash", String(64)),  # what is being sent (write-ahead)
-    Column("payload_json", LargeBinary),  # the landed body, kept only for vendors that update by diff
+    Column("payload_json", LargeBinary),  # the landed body (None: landed before bodies were kept for its vendor)
     Column("status", String(20), nullable=False),
     Column("run_id", String(64)),
     Column("created_at", DateTime(timezone=True)),

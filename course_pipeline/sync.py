@@ -247,6 +247,7 @@ class Sync:
 
     def __init__(self, plan: Plan, client: VendorClient, ledger: Ledger, run_id: str | None = None,
                  progress=None):
+        """progress(done, total): told (0, total) before the first request, then after each settled batch."""
         self.plan, self.client, self.ledger = plan, client, ledger
         self.run_id = run_id or uuid.uuid4().hex
         self.progress = progress or (lambda done, total: None)
@@ -275,6 +276,8 @@ class Sync:
         batches = [sends[i:i + self.client.batch_size] for i in range(0, len(sends), self.client.batch_size)]
         deactivations = [self.plan.deactivations[i:i + self.client.batch_size]
                          for i in range(0, len(self.plan.deactivations), self.client.batch_size)]
+        if self._total:
+            self.progress(0, self._total)  # the start, before any request: a display's rate and time left begin here
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.client.workers),
                                     thread_name_prefix=f"sync-{self.client.vendor}") as pool:
@@ -347,7 +350,9 @@ class Sync:
         settlements, rows = [], []
         for result in results:
             send = by_id[result.course_id]
-            keep = send.item.body_json if self.client.keeps_payload and result.taken else None
+            # The landed body, for every vendor: what `plan --diff` compares with (and what StackOne's
+            # deactivation re-sends and Thought Industries' update compares with).
+            keep = send.item.body_json if result.taken else None
             settlements.append(Settlement(result.course_id, result.status, vendor_id=result.vendor_id,
                                           landed_hash=send.item.content_hash if result.taken else None,
                                           payload_json=keep))

@@ -59,7 +59,8 @@ def test_unknown_source_exits_2(sample_sources_file, capsys):
 
 
 def test_payloads_prints_request_bodies_and_rejects_to_stderr(sample_sources_file, capsys):
-    code = main(["payloads", str(sample_sources_file), "--source", "northwind_academy", "--vendor", "highlevel"])
+    code = main(["payloads", str(sample_sources_file), "--source", "northwind_academy", "--vendor", "highlevel",
+                 "--lines"])
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 1 and len(lines) == 3

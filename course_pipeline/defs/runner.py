@@ -42,6 +42,8 @@ class SyncOutcome:
     runs: dict[str, dg.ExecuteInProcessResult] = field(default_factory=dict)
     failed_sources: dict[str, str] = field(default_factory=dict)  # source -> why its run failed (or cannot run)
     guarded: dict[str, dict[str, str]] = field(default_factory=dict)  # source -> vendor -> the guard's verdict
+    # A dry run's field-by-field changes (diff.FieldChange rows), from each sync step's output.
+    changes: list[dict] = field(default_factory=list)
 
 
 def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: list[str], *,
@@ -86,6 +88,9 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
                 outcome.guarded.setdefault(source.name, {})[vendor] = str(meta["deactivation_guard"].value)
             this_run = meta["this_run"].value
             outcome.totals.add(vendor, {key: int(this_run[key]) for key in (*OUTCOMES, "requests", "throttled")})
+            if dry_run:
+                planned = result.output_for_node(sync_asset_key(vendor))
+                outcome.changes += [row for rows in planned.get("changes", []) for row in rows]
     return outcome
 
 

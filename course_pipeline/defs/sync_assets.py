@@ -11,8 +11,10 @@ import pandas as pd
 
 from .. import pipeline
 from ..catalog.validation import ValidationResult
+from ..diff import dry_run_changes
 from ..ledger import OUTCOME_COLUMNS
 from ..locks import AccountBusy
+from ..progress import report as report_progress
 from ..state import NEEDS_ACTION, UNDELIVERED, current_state, summary, validation_rejects
 from ..sync import OUTCOMES, DeactivationLimit, Plan, SyncReport, SyncStopped
 from ..vendors import VENDOR_NAMES
@@ -154,7 +156,8 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         last_logged = [0.0]
 
         def progress(done: int, total: int) -> None:
-            if time.monotonic() - last_logged[0] > 5 or done == total:
+            report_progress(vendor, context.partition_key, done, total)  # course-pipeline sync's progress bars
+            if done and (time.monotonic() - last_logged[0] > 5 or done == total):  # not the start (0 of total)
                 last_logged[0] = time.monotonic()
                 context.log.info(f"{vendor}: {done}/{total} items sent")
 
@@ -221,6 +224,9 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
             "COURSE --landed`; or delete it there and `resolve … --not-landed` so the next run creates it.")
         if not_updated_why:
             context.log.warning(not_updated_why)
+        if config.dry_run:  # what would change, field by field: `changes` in the UI, the column for `plan --diff`
+            column, markdown = dry_run_changes(done.plan, outcomes["course_id"])
+            outcomes["changes"], metadata["changes"] = column, dg.MetadataValue.md(markdown)
         yield dg.Output(outcomes, metadata=metadata)
         yield dg.AssetCheckResult(check_name=DEACTIVATION_GUARD, passed=done.plan.verdict is None,
                                   severity=dg.AssetCheckSeverity.ERROR, description=done.plan.verdict,

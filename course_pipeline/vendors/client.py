@@ -100,7 +100,6 @@ class VendorClient:
     limits: Limits = Limits()  # the vendor's documented pace (each client cites its source)
     batch_size: int = 1
     workers: int = 4
-    keeps_payload: bool = False  # updates are diffs against the landed body (ledger keeps it)
     can_deactivate: bool = True
     can_update: bool = True
     resend_is_safe: bool = True  # a lost answer may be re-sent without risk of a duplicate
@@ -118,6 +117,16 @@ class VendorClient:
         """This source's payloads adjusted to what the account holds of other sources (the ledger's
         states); as they are, unless a vendor needs values unique across sources."""
         return payloads
+
+    def request_body(self, bodies: list[dict]) -> dict:
+        """The body of the one request `send` makes to create these items (a first send), as it goes out."""
+        raise NotImplementedError
+
+    def create_requests(self, bodies: list[dict]) -> list[dict]:
+        """The bodies of the requests one `send` of this batch makes when every item is a create
+        (`course-pipeline payloads`). A repeat's marks and an update's changed fields depend on the ledger
+        and are not here."""
+        return [self.request_body(bodies)] if bodies else []
 
     def send(self, batch: list[Change]) -> list[Result]:
         raise NotImplementedError

@@ -136,9 +136,12 @@ class HighLevelClient(VendorClient):
         self._left_for_tomorrow = 0
         self._lock = threading.Lock()
 
+    def request_body(self, bodies: list[dict]) -> dict:
+        return {"locationId": self.account, "products": bodies}
+
     def send(self, batch: list[Change]) -> list[Result]:
         ids = [s.item.course_id for s in batch]
-        body = {"locationId": self.account, "products": [s.item.body for s in batch]}
+        body = self.request_body([s.item.body for s in batch])
         try:
             response = self.transport.request("POST", IMPORT_PATH, json=body, idempotent=False)
         except TransportError as exc:

@@ -50,11 +50,14 @@ class KomboClient(VendorClient):
         super().__init__(transport, account)
         self.poll_first, self.poll_factor, self.poll_cap, self.deadline = poll_first, poll_factor, poll_cap, deadline
 
+    def request_body(self, bodies: list[dict]) -> dict:
+        return {"items": bodies}
+
     def send(self, batch: list[Change]) -> list[Result]:
         ids = [s.item.course_id for s in batch]
         try:
-            response = self.transport.request("POST", "/lms/courses/bulk", idempotent=True,
-                                              json={"items": [resend_marked(s.item.body, s.answered) for s in batch]})
+            response = self.transport.request("POST", "/lms/courses/bulk", idempotent=True, json=self.request_body(
+                [resend_marked(s.item.body, s.answered) for s in batch]))
         except TransportError as exc:
             return undelivered(ids, exc)  # unknown here is safe to re-send: the identical body
         if response.status_code != 200:

@@ -6,7 +6,7 @@ the complete item with `active: false`.
   documented in StackOne's SDK as LmsListCoursesQueryParamFilter.externalReference): found as sent, it is
   created / updated / deactivated; not found (yet), or the lookup failed, it is `accepted`, and the next
   sync sends it again (an upsert by external_reference cannot duplicate) and looks again.
-- Deactivation sends the landed item (kept in the ledger: keeps_payload), else the course as StackOne
+- Deactivation sends the landed item (the ledger keeps it), else the course as StackOne
   lists it, with `active: false`: StackOne answers "Missing field: …" for an incomplete item.
 - unified_custom_fields: only the keys configured in the StackOne project (STACKONE_CUSTOM_FIELDS) are
   sent; the others are left out and named in the item's outcome (StackOne refuses unconfigured ones, and
@@ -63,7 +63,6 @@ class StackOneClient(VendorClient):
     limits = Limits(requests=10, window=1.0)  # default 10 requests / s (vendor-contracts.md §3)
     batch_size = 100
     workers = 4
-    keeps_payload = True  # a deactivation re-sends the landed item whole
 
     def __init__(self, transport, account, *, batch_path: str = BATCH_PATH,
                  custom_fields: str | tuple[str, ...] | None = None, confirm: bool = True):
@@ -116,6 +115,15 @@ class StackOneClient(VendorClient):
             body["unified_custom_fields"] = kept
         return body, dropped
 
+    def _as_sent(self, body: dict) -> tuple[dict, list[str]]:
+        """The item as it goes out (only configured custom fields; a content item in the content dialect),
+        and the custom fields left out."""
+        body, dropped = self._configured(body)
+        return (content_item(body) if self.content_dialect else body), dropped
+
+    def request_body(self, bodies: list[dict]) -> dict:
+        return {"items": [self._as_sent(body)[0] for body in bodies]}
+
     # ------------------------------------------------------------------------------ the batch
 
     def _batch(self, entries: list[tuple[str, dict, str]]) -> list[Result]:
@@ -125,11 +133,11 @@ class StackOneClient(VendorClient):
                     for cid in ids]
         sent, notes = [], {}
         for cid, body, _ in entries:
-            body, dropped = self._configured(body)
+            body, dropped = self._as_sent(body)
             if dropped:
                 notes[cid] = (f"unified_custom_fields not sent: {', '.join(dropped)} (not in STACKONE_CUSTOM_FIELDS, "
                               "the fields configured in the StackOne project)")
-            sent.append(content_item(body) if self.content_dialect else body)
+            sent.append(body)
         try:
             response = self.transport.request("POST", self.batch_path, idempotent=True, json={"items": sent})
         except TransportError as exc:

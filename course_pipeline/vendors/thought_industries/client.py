@@ -45,7 +45,6 @@ class ThoughtIndustriesClient(VendorClient):
     limits = Limits(requests=60, window=60.0, also=((1000, 3600.0),), concurrency=5)
     batch_size = 1
     workers = 4
-    keeps_payload = True
 
     def __init__(self, transport, account: str, dialect: str = "single"):
         super().__init__(transport, account)
@@ -84,10 +83,27 @@ class ThoughtIndustriesClient(VendorClient):
 
     # ------------------------------------------------------------------------------------- creates
 
+    def request_body(self, bodies: list[dict]) -> dict:
+        """single: the one course; bulk: courseAttributes[] of those whose course type has a kind (the
+        others are not sent: KIND_UNSUPPORTED)."""
+        if self.dialect == "single":
+            (body,) = bodies
+            return body
+        return {"courseAttributes": [{**{k: v for k, v in body.items() if k != "courseType"},
+                                      "kind": KINDS[body.get("courseType")]}
+                                     for body in bodies if body.get("courseType") in KINDS]}
+
+    def create_requests(self, bodies: list[dict]) -> list[dict]:
+        if self.dialect == "single":  # one request a course, whatever the batch
+            return [self.request_body([body]) for body in bodies]
+        body = self.request_body(bodies)
+        return [body] if body["courseAttributes"] else []
+
     def _create_single(self, send: Change) -> list[Result]:
         cid = send.item.course_id
         try:
-            response = self.transport.request("POST", COURSES_PATH, json=send.item.body, idempotent=True)
+            response = self.transport.request("POST", COURSES_PATH, json=self.request_body([send.item.body]),
+                                              idempotent=True)
         except TransportError as exc:
             return undelivered([cid], exc)  # the slug is unique: a repeat cannot duplicate
         if response.status_code == 201:
@@ -96,23 +112,22 @@ class ThoughtIndustriesClient(VendorClient):
         return [self._refused(send, response.status_code, code, message, response.attempts)]
 
     def _create_bulk(self, sends: list[Change]) -> list[Result]:
-        results, sendable, items = [], [], []
+        results, sendable = [], []
         for send in sends:
-            body = dict(send.item.body)
-            kind = KINDS.get(body.pop("courseType", None))
-            if kind is None:
+            if send.item.body.get("courseType") not in KINDS:
                 results.append(Result(send.item.course_id, "failed", None, "KIND_UNSUPPORTED",
                                       f"Thought Industries documents no CourseGroupKind for course type "
                                       f"{send.item.body.get('courseType')!r}; the single dialect "
                                       "(THOUGHT_INDUSTRIES_DIALECT=single) can create it"))
                 continue
             sendable.append(send)
-            items.append({**body, "kind": kind})
         if not sendable:
             return results
         ids = [s.item.course_id for s in sendable]
+        body = self.request_body([s.item.body for s in sendable])
+        items = body["courseAttributes"]
         try:
-            response = self.transport.request("POST", BULK_PATH, json={"courseAttributes": items}, idempotent=True)
+            response = self.transport.request("POST", BULK_PATH, json=body, idempotent=True)
         except TransportError as exc:
             return results + undelivered(ids, exc)
         if response.status_code != 200:
