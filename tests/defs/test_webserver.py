@@ -162,7 +162,7 @@ def wait_for_run(dagster: Dagster, run_id: str, timeout: float = 180) -> str:
                                {"id": run_id})["runOrError"]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             return status
-        time.sleep(1)
+        time.sleep(0.25)  # a GraphQL read of the run: cheap next to the run
     raise AssertionError(f"run {run_id} did not finish")
 
 
@@ -226,7 +226,7 @@ def test_backfill_of_three_partitions_never_overlaps_a_vendor(stack):
                                {"id": launched["backfillId"]})["partitionBackfillOrError"]["status"]
         if status not in ("REQUESTED",):
             break
-        time.sleep(2)
+        time.sleep(0.25)
     assert status in ("COMPLETED", "COMPLETED_SUCCESS"), status
     runs = dagster.query("""query($id: String!) { runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
         ... on Runs { results { status startTime endTime } } } }""", {"id": launched["backfillId"]})
