@@ -12,13 +12,18 @@ from course_pipeline.vendors import VENDOR_NAMES as VENDORS
 
 FAULTS = {"error_500_rate": 0.10, "error_429_rate": 0.05, "reset_rate": 0.02, "slow_rate": 0.02,
           "slow_seconds": 1.5}
-CLIENT_TIMEOUTS = {f"{prefix}_TIMEOUT": "0.8" for prefix in ("HIGHLEVEL", "KOMBO", "STACKONE", "THOUGHT_INDUSTRIES")}
+PREFIXES = ("HIGHLEVEL", "KOMBO", "STACKONE", "THOUGHT_INDUSTRIES")
+CLIENT_TIMEOUTS = {f"{prefix}_TIMEOUT": "0.8" for prefix in PREFIXES}
+# The first backoff (default 0.5 s, growing 1.5x, with as much jitter): the same attempts and the same
+# rules, less waiting between them. A retry after a timeout still reaches the sandbox while the slow
+# request it repeats is held there (1.5 s), as with the default. The 429s' Retry-After (1 s) is kept.
+BACKOFFS = {f"{prefix}_BACKOFF": "0.05" for prefix in PREFIXES}
 UPSERT_VENDORS = ("kombo", "stackone", "thought_industries")
 
 
 @pytest.fixture
 def faulty(env, monkeypatch):
-    for key, value in CLIENT_TIMEOUTS.items():
+    for key, value in {**CLIENT_TIMEOUTS, **BACKOFFS}.items():
         monkeypatch.setenv(key, value)
     for i, vendor in enumerate(VENDORS):
         env.set_faults(vendor, **FAULTS, seed=11 + i)
