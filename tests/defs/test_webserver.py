@@ -190,7 +190,14 @@ def test_run_launched_through_graphql_shows_sync_report_metadata(stack):
     entries = {e["label"]: e for e in materialization["metadataEntries"]}
     assert entries["dagster/row_count"]["intValue"] == 4 * COURSES
     assert entries["failed_or_unknown"]["intValue"] == 0
-    assert "created" in entries["outcomes_by_vendor"]["mdStr"] and "north-3" in entries["outcomes"]["mdStr"]
+    assert "landed" in entries["state_by_vendor"]["mdStr"] and "data:image/png;base64," in entries["state_chart"]["mdStr"]
+    # The checks as the UI lists them: one result per catalog partition.
+    executions = dagster.query("""
+        { assetCheckExecutions(assetKey: {path: ["highlevel_sync"]}, checkName: "no_failed_items", limit: 5) {
+            runId evaluation { partition success metadataEntries { label } } } }""")["assetCheckExecutions"]
+    (execution,) = [e for e in executions if e["runId"] == run_id]
+    assert execution["evaluation"]["partition"] == "north" and execution["evaluation"]["success"]
+    assert {"catalog", "courses"} <= {m["label"] for m in execution["evaluation"]["metadataEntries"]}
 
     # Data versions: the same catalog observed again leaves the assets fresh; a changed one makes them stale.
     assert stale_status(dagster, "raw_catalog", "north") == "FRESH"
