@@ -45,7 +45,8 @@ def catalog_sensor_for(job) -> dg.SensorDefinition:
         A run is requested whenever the hash differs from the last one (so A -> B -> A runs three times, and
         the same state never twice in a row); the run key carries the change number, so it is new each time.
         A source the cursor has not seen yet starts from what was last synced (a CLI sync, a demo), so a
-        catalog synced just before the sensor first ticks is not synced again."""
+        catalog synced just before the sensor first ticks is not synced again; and a change the cursor has not
+        seen but that was synced already (from the command line while the daemon was down) is not run again."""
         for line in release_dead_runs(context.instance, [vendor_pool(v) for v in VENDOR_NAMES]):
             context.log.warning(line)  # a killed run must not hold its vendor's pool until someone notices
         seen: dict[str, dict] = {name: (entry if isinstance(entry, dict) else {"hash": entry, "changes": 0})
@@ -67,6 +68,10 @@ def catalog_sensor_for(job) -> dg.SensorDefinition:
             if entry is None:
                 entry = {"hash": last_synced_hash(context.instance, source.name) if source.name in known else None,
                          "changes": 0}
+            if entry["hash"] != digest and source.name in known and (
+                    last_synced_hash(context.instance, source.name) == digest):
+                # Synced meanwhile through another door (the CLI, a backfill, the UI): nothing left to run.
+                entry = {"hash": digest, "changes": entry["changes"]}
             if entry["hash"] != digest:
                 entry = {"hash": digest, "changes": entry["changes"] + 1}
                 run_requests.append(dg.RunRequest(partition_key=source.name,

@@ -134,6 +134,27 @@ def test_a_catalog_synced_before_the_sensor_first_ticks_is_not_synced_again(tmp_
     assert [r.partition_key for r in result.run_requests] == ["beta"]
 
 
+def test_a_change_synced_from_the_command_line_is_not_synced_again_by_the_sensor(tmp_path):
+    """The sensor saw content A (its cursor); the catalog changed to B and `course-pipeline sync` synced B
+    before the next tick (the daemon was down): the tick runs nothing, and a later change C still runs."""
+    from course_pipeline.catalog.sources import load_sources
+
+    instance = dg.DagsterInstance.ephemeral()
+    sources_file = write_sources(tmp_path, ["alpha"])
+    first = evaluate(instance, sources_file)
+    apply(instance, first)
+    (tmp_path / "alpha.csv").write_text("course_id,title\nC1,One, revised\n", encoding="utf-8")
+    alpha = load_sources(sources_file)[0]
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        asset_key="raw_catalog", partition="alpha", metadata={"content_hash": alpha.content_hash()}))
+    after_cli = evaluate(instance, sources_file, cursor=first.cursor)
+    assert after_cli.run_requests == []
+    assert json.loads(after_cli.cursor)["alpha"]["hash"] == alpha.content_hash()
+    (tmp_path / "alpha.csv").write_text("course_id,title\nC1,One, revised again\n", encoding="utf-8")
+    assert [r.partition_key for r in evaluate(instance, sources_file, cursor=after_cli.cursor).run_requests] == [
+        "alpha"]
+
+
 def test_definitions_hold_the_jobs_sensor_and_schedule():
     assert {job.name for job in DEFS.jobs} >= {"sync_job", "retry_failed", "catalog_job"}
     assert [s.name for s in DEFS.sensors] == ["catalog_sources_sensor"]
