@@ -24,6 +24,10 @@ TARGET_ENV = "COURSE_PIPELINE_TARGET"
 VENDORS_ENV = "COURSE_PIPELINE_VENDORS"
 TARGETS = ("sandbox", "live")
 
+# One process per run, not one per step: a step subprocess costs seconds of Dagster start-up, more than a
+# catalog's sync takes; the vendors' pools are claimed per step all the same.
+RUN_EXECUTOR = dg.in_process_executor
+
 ASSETS = [catalog_file, raw_catalog, valid_catalog, vendor_payloads, *SYNC_ASSETS, sync_report]
 
 
@@ -59,7 +63,7 @@ def sync_selection(vendors: list[str]) -> dg.AssetSelection:
 def build_defs(target: str | None = None, vendors: list[str] | None = None) -> dg.Definitions:
     vendors = vendors or enabled_vendors()
     sync_job = dg.define_asset_job(
-        "sync_job", selection=sync_selection(vendors),
+        "sync_job", selection=sync_selection(vendors), executor_def=RUN_EXECUTOR,
         description="The whole pipeline for one catalog source: extract, validate, build payloads, send what "
                     "changed to every enabled vendor, report.")
     catalog_job = dg.define_asset_job(
@@ -67,6 +71,7 @@ def build_defs(target: str | None = None, vendors: list[str] | None = None) -> d
         description="Extract and validate one catalog source.")
     retry_failed_job = dg.define_asset_job(
         "retry_failed", selection=sync_selection(vendors), config=retry_failed_config(vendors),
+        executor_def=RUN_EXECUTOR,
         description="Re-sends only the items whose last outcome is failed, or unknown where a repeat cannot make "
                     "a duplicate; everything else is left alone.")
     return dg.Definitions(

@@ -180,6 +180,9 @@ def test_run_launched_through_graphql_shows_sync_report_metadata(stack):
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     assert wait_for_run(dagster, run_id) == "SUCCESS"
+    times = dagster.query("query($id: ID!) { runOrError(runId: $id) { ... on Run { startTime endTime } } }",
+                          {"id": run_id})["runOrError"]
+    print(f"UI run of {COURSES} courses: {times['endTime'] - times['startTime']:.1f} s")  # a figure, not a test
     asset = dagster.query("""
         { assetOrError(assetKey: {path: ["sync_report"]}) { ... on Asset {
             assetMaterializations(partitions: ["north"], limit: 1) { runId partition metadataEntries {
