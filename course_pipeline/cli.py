@@ -104,15 +104,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_UNREADABLE if selected.broken else exit_code(results)
 
 
-def _target(vendor: str):
-    """The vendor's target as the definitions configure it, resolved now (secrets from the environment)."""
+def _destinations(sources_file: str | None):
+    from .defs.definitions import load_destinations
+
+    return load_destinations(sources_file)
+
+
+def _target(vendor: str, destination: str | None = None, sources_file: str | None = None, *, first: bool = False):
+    """A destination's target as the definitions configure it, resolved now (secrets from the environment):
+    the one named, else the vendor's only one (first: else its first, where the account does not matter)."""
     from .defs.definitions import build_defs
 
-    resource = build_defs(vendors=[vendor]).resources[vendor]
+    destinations = _destinations(sources_file)
+    chosen = (destinations.of(vendor)[0] if first and destination is None else
+              destinations.get(vendor, destination))
+    resource = build_defs(vendors=[vendor], destinations=destinations).resources[chosen.key]
     try:
         return resource.process_config_and_initialize()
     except Exception as exc:  # an EnvVar that is not set: Dagster names it
-        raise ConfigError(f"{vendor}: {str(exc).strip().splitlines()[-1]}") from None
+        raise ConfigError(f"{chosen.label}: {str(exc).strip().splitlines()[-1]}") from None
 
 
 def cmd_payloads(args: argparse.Namespace) -> int:
@@ -125,7 +135,7 @@ def cmd_payloads(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     for note in result.notes:
         print(f"note: source '{source.name}': {note}", file=sys.stderr)
-    target = _target(args.vendor)
+    target = _target(args.vendor, args.destination, args.sources_file, first=True)  # the batch size is the account's
     builder = target.builder()
     payloads = pipeline.build(result, [builder])[args.vendor]
     client = target.client()  # sends nothing: it knows the batch size and how a request is spelled
@@ -367,10 +377,12 @@ def cmd_unknowns(args: argparse.Namespace) -> int:
 
     if args.source:
         _select(args.sources_file, args.source)  # a name that is not there: say so
-    targets = {vendor: _target(vendor).settings().account for vendor in _vendors(args)}
+    vendors = _vendors(args)
+    accounts = [(d.vendor, _target(d.vendor, d.name, args.sources_file).settings().account)
+                for d in _destinations(args.sources_file).all if d.vendor in vendors]
     ledger = Ledger()
     try:
-        items = [item for vendor, account in targets.items() for item in ledger.unknowns(vendor, account)
+        items = [item for vendor, account in accounts for item in ledger.unknowns(vendor, account)
                  if args.source in (None, item.source)]
     finally:
         ledger.dispose()
@@ -380,7 +392,7 @@ def cmd_unknowns(args: argparse.Namespace) -> int:
             count = write_csv(items, titles, out)
     else:
         count = write_csv(items, titles, sys.stdout)
-    per_vendor = {v: sum(1 for i in items if i.vendor == v) for v in targets}
+    per_vendor = {v: sum(1 for i in items if i.vendor == v) for v in vendors}
     where = f" in {args.output}" if args.output else ""
     print(f"{count} items whose outcome is unknown ({', '.join(f'{v} {n}' for v, n in per_vendor.items())}){where}"
           + (": fill `landed` with yes or no, then `course-pipeline resolve VENDOR --from-file FILE`" if count else ""),
@@ -401,7 +413,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         return _resolve_file(args)
     if not args.course_id:
         raise ConfigError("resolve: give a COURSE_ID with --landed or --not-landed, or --from-file FILE")
-    account = _target(args.vendor).settings().account
+    account = _target(args.vendor, args.destination, args.sources).settings().account
     ledger = Ledger()
     try:
         done = ledger.resolve(args.vendor, account, args.course_id, landed=args.landed, vendor_id=args.vendor_id)
@@ -420,7 +432,7 @@ def _resolve_file(args: argparse.Namespace) -> int:
     from .ledger import Ledger
     from .unknowns import read_csv
 
-    account = _target(args.vendor).settings().account
+    account = _target(args.vendor, args.destination, args.sources).settings().account
     found = read_csv(args.from_file, vendor=args.vendor, account=account)
     ledger = Ledger()
     try:
@@ -582,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     payloads.add_argument("sources_file", help="path to sources.yaml")
     payloads.add_argument("--source", required=True, help="the catalog source")
     payloads.add_argument("--vendor", required=True, choices=VENDOR_NAMES)
+    payloads.add_argument("--destination", help="whose batch size to use (default: the vendor's first)")
     payloads.add_argument("--lines", action="store_true", help="one item a line (each as a request of its own) "
                                                                "instead of the vendor's batches")
     payloads.set_defaults(func=cmd_payloads)
@@ -624,6 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
     landed.add_argument("--from-file", metavar="FILE.csv", help="the CSV of `unknowns` with `landed` filled in "
                                                                 "(yes/no, true/false, landed/not-landed)")
     resolve.add_argument("--vendor-id")
+    resolve.add_argument("--destination", help="the vendor's destination (its name in destinations.yaml; default: its only one)")
+    resolve.add_argument("--sources", help="the sources file whose destinations.yaml names the destination "
+                                           "(default: COURSE_PIPELINE_SOURCES, else data/sources.yaml)")
     resolve.set_defaults(func=cmd_resolve)
 
     status = commands.add_parser("status", help="the current state the ledger holds of every course at every "

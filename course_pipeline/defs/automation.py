@@ -6,12 +6,12 @@ import os
 
 import dagster as dg
 
-from ..vendors import VENDOR_NAMES
+from ..destinations import Destination
 from .catalog_assets import CATALOG_FILE
 from .partitions import catalog_partitions
 from .recovery import release_dead_runs
 from .resources import CatalogSources
-from .sync_assets import sync_asset_key, vendor_pool
+from .sync_assets import sync_asset_key, sync_keys, vendor_pool
 
 SENSOR_INTERVAL_SECONDS = 60
 # The sensor and the nightly schedule start running with the daemon (`make ui`), unless
@@ -35,7 +35,16 @@ def last_synced_hash(instance: dg.DagsterInstance, partition: str) -> str | None
     return value.value if value is not None else None
 
 
-def catalog_sensor_for(job) -> dg.SensorDefinition:
+def run_selection(destinations: list[Destination], source: str) -> list[dg.AssetKey] | None:
+    """What a run of the sync job for this source materializes: None (the whole job) when every destination
+    receives the source, else the catalog, the report and the receiving destinations' payloads and syncs."""
+    receiving = [d for d in destinations if d.receives(source)]
+    if len(receiving) == len(destinations):
+        return None
+    return [dg.AssetKey(key) for key in sync_keys(receiving)]
+
+
+def catalog_sensor_for(job, destinations: list[Destination]) -> dg.SensorDefinition:
     @dg.sensor(name="catalog_sources_sensor", job=job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
                default_status=dg.DefaultSensorStatus.RUNNING if _running() else dg.DefaultSensorStatus.STOPPED,
                description="Watches the sources in sources.yaml: a new source gets its partition, and every change "
@@ -47,7 +56,7 @@ def catalog_sensor_for(job) -> dg.SensorDefinition:
         A source the cursor has not seen yet starts from what was last synced (a CLI sync, a demo), so a
         catalog synced just before the sensor first ticks is not synced again; and a change the cursor has not
         seen but that was synced already (from the command line while the daemon was down) is not run again."""
-        for line in release_dead_runs(context.instance, [vendor_pool(v) for v in VENDOR_NAMES]):
+        for line in release_dead_runs(context.instance, [vendor_pool(d.key) for d in destinations]):
             context.log.warning(line)  # a killed run must not hold its vendor's pool until someone notices
         seen: dict[str, dict] = {name: (entry if isinstance(entry, dict) else {"hash": entry, "changes": 0})
                                  for name, entry in (json.loads(context.cursor) if context.cursor else {}).items()}
@@ -76,6 +85,7 @@ def catalog_sensor_for(job) -> dg.SensorDefinition:
                 entry = {"hash": digest, "changes": entry["changes"] + 1}
                 run_requests.append(dg.RunRequest(partition_key=source.name,
                                                   run_key=f"{source.name}:{digest}:{entry['changes']}",
+                                                  asset_selection=run_selection(destinations, source.name),
                                                   tags={"trigger": "catalog changed"}))
                 observations.append(dg.AssetObservation(asset_key=CATALOG_FILE, partition=source.name,
                                                         tags={"dagster/data_version": digest},
@@ -93,7 +103,7 @@ def catalog_sensor_for(job) -> dg.SensorDefinition:
     return catalog_sources_sensor
 
 
-def nightly_schedule_for(job) -> dg.ScheduleDefinition:
+def nightly_schedule_for(job, destinations: list[Destination]) -> dg.ScheduleDefinition:
     @dg.schedule(name="nightly_reconcile", job=job, cron_schedule="0 2 * * *", execution_timezone="UTC",
                  default_status=dg.DefaultScheduleStatus.RUNNING if _running()
                  else dg.DefaultScheduleStatus.STOPPED,
@@ -103,11 +113,12 @@ def nightly_schedule_for(job) -> dg.ScheduleDefinition:
         day = (context.scheduled_execution_time or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d")
         for partition in context.instance.get_dynamic_partitions(catalog_partitions.name):
             yield dg.RunRequest(partition_key=partition, run_key=f"nightly:{day}:{partition}",
+                                asset_selection=run_selection(destinations, partition),
                                 tags={"trigger": "nightly reconcile"})
 
     return nightly_reconcile
 
 
-def retry_failed_config(vendors: list[str]) -> dict:
+def retry_failed_config(destinations: list[Destination]) -> dict:
     """The retry job sends only what last failed (or is unknown where a repeat is safe); see SyncConfig."""
-    return {"ops": {sync_asset_key(v): {"config": {"only_failed": True}} for v in vendors}}
+    return {"ops": {sync_asset_key(d.key): {"config": {"only_failed": True}} for d in destinations}}

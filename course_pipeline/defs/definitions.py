@@ -12,13 +12,16 @@ import os
 import dagster as dg
 
 from ..catalog.errors import ConfigError
+from ..catalog.sources import read_sources
+from ..destinations import Destination, Destinations, destinations_file, read_destinations
+from ..paths import default_sources_file
 from ..vendors import VENDOR_NAMES
 from .automation import catalog_sensor_for, nightly_schedule_for, retry_failed_config
 from .catalog_assets import catalog_file, raw_catalog, valid_catalog
-from .payload_assets import payload_asset_key, vendor_payloads
+from .payload_assets import vendor_payloads
 from .resources import CatalogSources, LedgerResource, live_targets
 from .sandbox_target import sandbox_targets
-from .sync_assets import SYNC_ASSETS, sync_asset_key, sync_report
+from .sync_assets import build_sync_asset, build_sync_report, sync_keys
 
 TARGET_ENV = "COURSE_PIPELINE_TARGET"
 VENDORS_ENV = "COURSE_PIPELINE_VENDORS"
@@ -28,7 +31,7 @@ TARGETS = ("sandbox", "live")
 # catalog's sync takes; the vendors' pools are claimed per step all the same.
 RUN_EXECUTOR = dg.in_process_executor
 
-ASSETS = [catalog_file, raw_catalog, valid_catalog, vendor_payloads, *SYNC_ASSETS, sync_report]
+CATALOG_ASSETS = [catalog_file, raw_catalog, valid_catalog, vendor_payloads]
 
 
 def enabled_vendors(text: str | None = None) -> list[str]:
@@ -42,42 +45,62 @@ def enabled_vendors(text: str | None = None) -> list[str]:
     return names
 
 
-def targets(target: str | None = None) -> dict:
-    """The vendor resources of a deployment: the sandbox (default) or the live accounts."""
+def targets(destinations: Destinations, target: str | None = None) -> dict:
+    """The vendor resources of a deployment, one per destination: the sandbox (default) or the live accounts."""
     target = target or os.environ.get(TARGET_ENV) or "sandbox"
     if target not in TARGETS:
         raise ConfigError(f"{TARGET_ENV} must be one of {', '.join(TARGETS)}, not {target!r}")
     auth = os.environ.get("HIGHLEVEL_AUTH") or "token"
     if target == "live":
-        return live_targets(highlevel_auth=auth)
-    return sandbox_targets(highlevel_oauth=auth == "oauth")
+        return live_targets(destinations, highlevel_auth=auth)
+    return sandbox_targets(destinations, highlevel_oauth=auth == "oauth")
 
 
-def sync_selection(vendors: list[str]) -> dg.AssetSelection:
-    """The catalog, these vendors' payloads and syncs, and the report."""
-    keys = ["raw_catalog", "valid_catalog", "sync_report"]
-    keys += [payload_asset_key(v) for v in vendors] + [sync_asset_key(v) for v in vendors]
-    return dg.AssetSelection.assets(*keys)
+def load_destinations(sources_file: str | os.PathLike | None = None) -> Destinations:
+    """Every vendor's destinations: the destinations file of these sources (COURSE_PIPELINE_DESTINATIONS, else
+    destinations.yaml beside the sources file), else each vendor's default account."""
+    sources_file = sources_file or default_sources_file()
+    path = destinations_file(sources_file)
+    names = None
+    if path is not None:
+        try:
+            names = [s.name for s in read_sources(sources_file).configured]
+        except ConfigError:  # the sources file's own problem is reported where it is read
+            names = None
+    return read_destinations(path, VENDOR_NAMES, source_names=names)
 
 
-def build_defs(target: str | None = None, vendors: list[str] | None = None) -> dg.Definitions:
+def sync_selection(destinations: list[Destination]) -> dg.AssetSelection:
+    """The catalog, these destinations' payloads and syncs, and the report."""
+    return dg.AssetSelection.assets(*sync_keys(destinations))
+
+
+def build_assets(destinations: Destinations) -> list:
+    """The catalog's assets, one sync asset per destination (every vendor's, enabled or not), the report."""
+    return [*CATALOG_ASSETS, *(build_sync_asset(d) for d in destinations.all), build_sync_report(list(destinations.all))]
+
+
+def build_defs(target: str | None = None, vendors: list[str] | None = None,
+               destinations: Destinations | None = None) -> dg.Definitions:
     vendors = vendors or enabled_vendors()
+    destinations = destinations or load_destinations()
+    enabled = [d for d in destinations.all if d.vendor in vendors]
     sync_job = dg.define_asset_job(
-        "sync_job", selection=sync_selection(vendors), executor_def=RUN_EXECUTOR,
+        "sync_job", selection=sync_selection(enabled), executor_def=RUN_EXECUTOR,
         description="The whole pipeline for one catalog source: extract, validate, build payloads, send what "
                     "changed to every enabled vendor, report.")
     catalog_job = dg.define_asset_job(
         "catalog_job", selection=dg.AssetSelection.assets(raw_catalog, valid_catalog),
         description="Extract and validate one catalog source.")
     retry_failed_job = dg.define_asset_job(
-        "retry_failed", selection=sync_selection(vendors), config=retry_failed_config(vendors),
+        "retry_failed", selection=sync_selection(enabled), config=retry_failed_config(enabled),
         executor_def=RUN_EXECUTOR,
         description="Re-sends only the items whose last outcome is failed, or unknown where a repeat cannot make "
                     "a duplicate; everything else is left alone.")
     return dg.Definitions(
-        assets=ASSETS,
+        assets=build_assets(destinations),
         jobs=[catalog_job, sync_job, retry_failed_job],
-        sensors=[catalog_sensor_for(sync_job)],
-        schedules=[nightly_schedule_for(sync_job)],
-        resources={"catalog_sources": CatalogSources(), "ledger": LedgerResource(), **targets(target)},
+        sensors=[catalog_sensor_for(sync_job, enabled)],
+        schedules=[nightly_schedule_for(sync_job, enabled)],
+        resources={"catalog_sources": CatalogSources(), "ledger": LedgerResource(), **targets(destinations, target)},
     )

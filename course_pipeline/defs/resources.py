@@ -20,6 +20,7 @@ import dagster as dg
 
 from ..catalog.errors import ConfigError
 from ..catalog.sources import SourceConfig, Sources, read_sources
+from ..destinations import DEFAULT, Destination, Destinations
 from ..ledger import Ledger
 from ..paths import default_sources_file, state_dir
 from ..vendors import CLIENTS
@@ -77,6 +78,8 @@ class VendorTarget(dg.ConfigurableResource):
     read_timeout: float | None = None
     attempts: int | None = None  # transport attempts per request (default 6)
     backoff: float | None = None  # seconds before the first repeat, growing 1.5x (default 0.5)
+    hourly_limit: str | None = None  # a second window, e.g. "1000/3600" (Thought Industries' hourly limit)
+    destination: str = DEFAULT  # its name in the destinations file (default: today's single account)
 
     @property
     @abstractmethod
@@ -127,7 +130,7 @@ class VendorTarget(dg.ConfigurableResource):
             retry = RetryPolicy(attempts=attempts or default.attempts,
                                 initial=default.initial if backoff is None else backoff)
         limits = parse_rate(rate) if rate else None
-        hourly = getattr(self, "hourly_limit", None) or os.environ.get(f"{prefix}_HOURLY_LIMIT")
+        hourly = self.hourly_limit or os.environ.get(f"{prefix}_HOURLY_LIMIT")
         if hourly:  # a second window held beside the first, e.g. Thought Industries' 1000/3600
             second = parse_rate(hourly)
             limits = replace(limits or CLIENTS[self.vendor].limits, also=((second.requests, second.window),))
@@ -138,10 +141,17 @@ class VendorTarget(dg.ConfigurableResource):
                 "retry": retry, "options": options}
 
     def base_url_or(self, default: str | None) -> str:
-        url = os.environ.get(f"{ENV_PREFIX[self.vendor]}_BASE_URL") or default
+        """The default destination's URL may come from <VENDOR>_BASE_URL; a named one's is its own."""
+        variable = f"{ENV_PREFIX[self.vendor]}_BASE_URL"
+        url = (os.environ.get(variable) if self.destination == DEFAULT else None) or default
         if not url:
-            raise dg.Failure(f"{self.vendor}: set {ENV_PREFIX[self.vendor]}_BASE_URL (the instance's URL)")
+            raise dg.Failure(f"{self.vendor}: set {variable} (the instance's URL)" if self.destination == DEFAULT
+                             else f"destination {self.vendor} {self.destination}: give its base_url (or "
+                                  "base_url_env) in the destinations file")
         return url
+
+
+ACCOUNT_WORD = {"highlevel": "the location id", "kombo": "the integration id", "stackone": "the account id"}
 
 
 def token_file() -> Path:
@@ -213,8 +223,8 @@ class LiveThoughtIndustries(VendorTarget):
 
     api_key: str
     base_url: str | None = None
+    account: str | None = None  # a label for the instance in the ledger (unset: its host)
     dialect: str | None = None  # single | bulk (unset: THOUGHT_INDUSTRIES_DIALECT, else single)
-    hourly_limit: str | None = None  # "1000/3600" (unset: THOUGHT_INDUSTRIES_HOURLY_LIMIT, else 1,000 an hour)
 
     @property
     def vendor(self) -> str:
@@ -222,26 +232,42 @@ class LiveThoughtIndustries(VendorTarget):
 
     def settings(self) -> VendorSettings:
         url = self.base_url or self.base_url_or(None)
-        return VendorSettings(name="thought_industries", base_url=url, account=urlparse(url).hostname or url,
+        return VendorSettings(name="thought_industries", base_url=url,
+                              account=self.account or urlparse(url).hostname or url,
                               secret=self.api_key, **self.tuning())
 
 
-def live_targets(highlevel_auth: str = "token") -> dict[str, VendorTarget]:
-    """The live accounts, every secret and account an EnvVar whatever the loading process has set.
-    HighLevel authenticates with a Private Integration Token (HIGHLEVEL_TOKEN) or, with
-    highlevel_auth="oauth", with HIGHLEVEL_REFRESH_TOKEN, HIGHLEVEL_CLIENT_ID and HIGHLEVEL_CLIENT_SECRET."""
-    if highlevel_auth == "oauth":
-        highlevel = LiveHighLevel(location_id=dg.EnvVar("HIGHLEVEL_LOCATION_ID"),
-                                  refresh_token=dg.EnvVar("HIGHLEVEL_REFRESH_TOKEN"),
-                                  client_id=dg.EnvVar("HIGHLEVEL_CLIENT_ID"),
-                                  client_secret=dg.EnvVar("HIGHLEVEL_CLIENT_SECRET"))
-    elif highlevel_auth == "token":
-        highlevel = LiveHighLevel(location_id=dg.EnvVar("HIGHLEVEL_LOCATION_ID"), token=dg.EnvVar("HIGHLEVEL_TOKEN"))
-    else:
-        raise ValueError(f"HIGHLEVEL_AUTH must be token or oauth, not {highlevel_auth!r}")
-    return {
-        "highlevel": highlevel,
-        "kombo": LiveKombo(integration_id=dg.EnvVar("KOMBO_INTEGRATION_ID"), api_key=dg.EnvVar("KOMBO_API_KEY")),
-        "stackone": LiveStackOne(account_id=dg.EnvVar("STACKONE_ACCOUNT_ID"), api_key=dg.EnvVar("STACKONE_API_KEY")),
-        "thought_industries": LiveThoughtIndustries(api_key=dg.EnvVar("THOUGHT_INDUSTRIES_API_KEY")),
-    }
+def live_target(destination: Destination, highlevel_auth: str = "token") -> VendorTarget:
+    """A destination's live account: its secrets and account id are EnvVar (only the variables' names are
+    stored), its tuning the destination's own. HighLevel authenticates with a Private Integration Token or,
+    with highlevel_auth="oauth", with a refresh token, client id and client secret."""
+    d = destination
+    tuning = {**d.tuning(), "destination": d.name}
+    base_url = dg.EnvVar(d.base_url_env) if d.base_url_env else d.base_url
+    account = dg.EnvVar(d.account_variable()) if d.account_variable() else d.account
+    if account is None and d.vendor != "thought_industries":
+        raise ConfigError(f"destination {d.label}: give its account ({ACCOUNT_WORD[d.vendor]}), or account_env "
+                          "naming the variable that holds it")
+
+    def secret(name: str):
+        return dg.EnvVar(d.secret_env(name))
+
+    if d.vendor == "highlevel":
+        if highlevel_auth == "oauth":
+            credentials = {"refresh_token": secret("refresh_token"), "client_id": secret("client_id"),
+                           "client_secret": secret("client_secret")}
+        elif highlevel_auth == "token":
+            credentials = {"token": secret("token")}
+        else:
+            raise ValueError(f"HIGHLEVEL_AUTH must be token or oauth, not {highlevel_auth!r}")
+        return LiveHighLevel(location_id=account, base_url=base_url, **credentials, **tuning)
+    if d.vendor == "kombo":
+        return LiveKombo(integration_id=account, api_key=secret("api_key"), base_url=base_url, **tuning)
+    if d.vendor == "stackone":
+        return LiveStackOne(account_id=account, api_key=secret("api_key"), base_url=base_url, **tuning)
+    return LiveThoughtIndustries(api_key=secret("api_key"), base_url=base_url, account=account, **tuning)
+
+
+def live_targets(destinations: Destinations, highlevel_auth: str = "token") -> dict[str, VendorTarget]:
+    """Every destination's live account, by its resource key (the vendor's name for its default account)."""
+    return {d.key: live_target(d, highlevel_auth) for d in destinations.all}

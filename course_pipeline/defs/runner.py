@@ -14,7 +14,7 @@ from ..catalog.sources import BrokenSource, SourceConfig
 from ..paths import dagster_home
 from ..pipeline import VendorTotals
 from ..sync import OUTCOMES
-from .definitions import ASSETS, build_defs, sync_selection
+from .definitions import build_assets, build_defs, load_destinations, sync_selection
 from .partitions import register_sources
 from .recovery import pool_holders, release_dead_runs
 from .resources import CatalogSources
@@ -57,21 +57,25 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
     for, and which dead runs were cleared."""
     instance = instance or local_instance()
     register_sources(instance, sources)
-    resources = {**build_defs(vendors=vendors).resources,
+    destinations = load_destinations(sources_file)
+    enabled = [d for d in destinations.all if d.vendor in vendors]
+    assets = build_assets(destinations)
+    resources = {**build_defs(vendors=vendors, destinations=destinations).resources,
                  "catalog_sources": CatalogSources(sources_file=str(Path(sources_file).resolve()))}
-    run_config = dict(QUIET_RUN_CONFIG) if quiet else {}
-    if dry_run or only_failed or allow_deactivations:
-        run_config["ops"] = {sync_asset_key(v): {"config": {"dry_run": dry_run, "only_failed": only_failed,
-                                                            "allow_deactivations": allow_deactivations}}
-                             for v in vendors}
-    pools = [vendor_pool(v) for v in vendors]
+    pools = [vendor_pool(d.key) for d in enabled]
     outcome = SyncOutcome(failed_sources={source.name: source.error for source in broken})
     for source in sources:
+        receiving = [d for d in enabled if d.receives(source.name)]  # the destinations file's `sources`
+        run_config = dict(QUIET_RUN_CONFIG) if quiet else {}
+        if dry_run or only_failed or allow_deactivations:
+            run_config["ops"] = {sync_asset_key(d.key): {"config": {
+                "dry_run": dry_run, "only_failed": only_failed, "allow_deactivations": allow_deactivations}}
+                for d in receiving}
         if not dry_run:
             for line in release_dead_runs(instance, pools) + pool_holders(instance, pools):
                 notify(line)
         try:
-            result = dg.materialize(ASSETS, selection=sync_selection(vendors), partition_key=source.name,
+            result = dg.materialize(assets, selection=sync_selection(receiving), partition_key=source.name,
                                     instance=instance, resources=resources, run_config=run_config,
                                     raise_on_error=False, tags={"source": source.name, **(tags or {})})
         except dg.DagsterInvalidConfigError as exc:
@@ -79,17 +83,17 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
         outcome.runs[source.name] = result
         if not result.success:
             outcome.failed_sources[source.name] = _failure(result)
-        for vendor in vendors:
-            events = result.asset_materializations_for_node(sync_asset_key(vendor))
+        for destination in receiving:  # totals per destination: the vendor's name for its default account
+            events = result.asset_materializations_for_node(sync_asset_key(destination.key))
             if not events:
                 continue
             meta = events[-1].metadata
             if "deactivation_guard" in meta:
-                outcome.guarded.setdefault(source.name, {})[vendor] = str(meta["deactivation_guard"].value)
+                outcome.guarded.setdefault(source.name, {})[destination.key] = str(meta["deactivation_guard"].value)
             this_run = meta["this_run"].value
-            outcome.totals.add(vendor, {key: int(this_run[key]) for key in (*OUTCOMES, "requests", "throttled")})
+            outcome.totals.add(destination.key, {key: int(this_run[key]) for key in (*OUTCOMES, "requests", "throttled")})
             if dry_run:
-                planned = result.output_for_node(sync_asset_key(vendor))
+                planned = result.output_for_node(sync_asset_key(destination.key))
                 outcome.changes += [row for rows in planned.get("changes", []) for row in rows]
     return outcome
 

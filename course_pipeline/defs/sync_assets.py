@@ -11,13 +11,13 @@ import pandas as pd
 
 from .. import pipeline
 from ..catalog.validation import ValidationResult
+from ..destinations import Destination
 from ..diff import dry_run_changes
 from ..ledger import OUTCOME_COLUMNS
 from ..locks import AccountBusy
 from ..progress import report as report_progress
 from ..state import NEEDS_ACTION, UNDELIVERED, current_state, summary, validation_rejects
 from ..sync import OUTCOMES, DeactivationLimit, Plan, SyncReport, SyncStopped
-from ..vendors import VENDOR_NAMES
 from ..vendors.base import PayloadSet
 from .charts import state_chart
 from .partitions import catalog_partitions
@@ -31,10 +31,8 @@ FAILURES_SHOWN = 25
 SHOWN_CHARS = 60  # a table cell in the UI; the full text is in the asset's output and `course-pipeline status`
 SENT = ("created", "queued", "updated", "reconciled", "accepted", "deactivated")
 STEP_RETRIES = 1
-# Partitioned asset checks are a preview in Dagster 1.13 (AssetCheckSpec(partitions_def=...), the documented
-# API): its warning would print on every load of the definitions.
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec",
-                        category=dg.PreviewWarning)
+# PREVIEW: partitioned asset checks are a preview in Dagster 1.13 (AssetCheckSpec(partitions_def=...), the
+# documented API): its warning would print on every load of the definitions.
 # What a sync step waits for, also for the command line (whose console shows only critical run events).
 WAITING = logging.getLogger("course_pipeline.waiting")
 
@@ -51,12 +49,20 @@ class SyncConfig(dg.Config):
     max_deactivation_count: int = DeactivationLimit.count
 
 
-def vendor_pool(vendor: str) -> str:
-    return f"vendor_{vendor}"
+def vendor_pool(key: str) -> str:
+    """A destination's pool (its key: the vendor for the default account, else vendor__name): one step per
+    account at a time across all runs, while different accounts sync side by side."""
+    return f"vendor_{key}"
 
 
-def sync_asset_key(vendor: str) -> str:
-    return f"{vendor}_sync"
+def sync_asset_key(key: str) -> str:
+    return f"{key}_sync"
+
+
+def sync_keys(destinations: list[Destination]) -> list[str]:
+    """What syncing a catalog to these destinations materializes: the catalog, their payloads and syncs, the report."""
+    return ["raw_catalog", "valid_catalog", *sorted({payload_asset_key(d.vendor) for d in destinations}),
+            *(sync_asset_key(d.key) for d in destinations), "sync_report"]
 
 
 def outcomes_frame(report: SyncReport) -> pd.DataFrame:
@@ -115,51 +121,61 @@ def course_list(items: pd.DataFrame, shown: int = 5) -> str:
     return ", ".join(ids) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
-def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
-    key = sync_asset_key(vendor)
+def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
+    vendor, label = destination.vendor, destination.label
+    key = sync_asset_key(destination.key)
+    resolve_as = vendor if destination.is_default else f"{vendor} --destination {destination.name}"
+
+    with warnings.catch_warnings():  # the preview's warning (see PREVIEW above)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        check_specs = [
+            dg.AssetCheckSpec(NO_FAILED_ITEMS, asset=key, partitions_def=catalog_partitions,
+                              description="No course of the catalog is failed or unknown at the account now, "
+                                          "whichever run last sent it (a warning: the rest landed)."),
+            dg.AssetCheckSpec(CHANGES_LANDED, asset=key, partitions_def=catalog_partitions,
+                              description="Every change of the catalog reached the account (a warning where the "
+                                          "vendor cannot update a course: a person acts)."),
+            dg.AssetCheckSpec(DEACTIVATION_GUARD, asset=key, partitions_def=catalog_partitions,
+                              description="The run did not try to take down more courses than the deactivation "
+                                          "limit allows without a go-ahead (an error: none of them was sent)."),
+        ]
 
     @dg.asset(
         name=key,
         partitions_def=catalog_partitions,
         group_name="sync",
         kinds={"api"},
-        pool=vendor_pool(vendor),
+        pool=vendor_pool(destination.key),
         ins={"payloads": dg.AssetIn(payload_asset_key(vendor)), "valid_catalog": dg.AssetIn("valid_catalog")},
-        required_resource_keys={vendor, "ledger"},
+        required_resource_keys={destination.key, "ledger"},
         # Vendors' transient answers are retried by the transport; an exception that escapes the step is the
         # infrastructure's (the ledger's database unreachable, a worker lost): one more try, which resumes
         # from the ledger, so what landed is not sent again. See the README's retry budget.
         retry_policy=dg.RetryPolicy(max_retries=STEP_RETRIES, delay=15, jitter=dg.Jitter.PLUS_MINUS),
-        description=f"Sends what changed to {vendor} (rate-limited, retried only where a repeat cannot make a "
+        description=f"Sends what changed to {label} (rate-limited, retried only where a repeat cannot make a "
                     "duplicate) and records every course's outcome in the ledger. Its output is this run's "
                     "outcomes; its checks judge the ledger's current state of the catalog at the vendor.",
         # Checks per catalog partition: a result names its catalog and the courses it is about.
-        check_specs=[dg.AssetCheckSpec(NO_FAILED_ITEMS, asset=key, partitions_def=catalog_partitions,
-                                       description="No course of the catalog is failed or unknown at the vendor "
-                                                   "now, whichever run last sent it (a warning: the rest landed)."),
-                     dg.AssetCheckSpec(CHANGES_LANDED, asset=key, partitions_def=catalog_partitions,
-                                       description="Every change of the catalog reached the vendor (a warning "
-                                                   "where the vendor cannot update a course: a person acts)."),
-                     dg.AssetCheckSpec(DEACTIVATION_GUARD, asset=key, partitions_def=catalog_partitions,
-                                       description="The run did not try to take down more courses than the "
-                                                   "deactivation limit allows without a go-ahead (an error: none of "
-                                                   "them was sent).")],
+        check_specs=check_specs,
     )
     def _sync(context: dg.AssetExecutionContext, config: SyncConfig, payloads: PayloadSet,
               valid_catalog: ValidationResult):
         mark_worker(context)
         catalog = context.partition_key
-        target = getattr(context.resources, vendor)
+        if not destination.receives(catalog):  # materialized from the UI with the rest: nothing is this account's
+            yield from not_a_destination(destination, catalog)
+            return
+        target = getattr(context.resources, destination.key)
         ledger = context.resources.ledger.open()
         client = target.client()
         started = time.monotonic()
         last_logged = [0.0]
 
         def progress(done: int, total: int) -> None:
-            report_progress(vendor, context.partition_key, done, total)  # course-pipeline sync's progress bars
+            report_progress(label, context.partition_key, done, total)  # course-pipeline sync's progress bars
             if done and (time.monotonic() - last_logged[0] > 5 or done == total):  # not the start (0 of total)
                 last_logged[0] = time.monotonic()
-                context.log.info(f"{vendor}: {done}/{total} items sent")
+                context.log.info(f"{label}: {done}/{total} items sent")
 
         limit = DeactivationLimit(percent=config.max_deactivation_percent, count=config.max_deactivation_count)
         try:
@@ -212,15 +228,15 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
             items = this_run[this_run["status"] == status]
             if len(items):
                 reasons = ", ".join(f"{code} ×{n}" for code, n in items["error_code"].fillna("?").value_counts().items())
-                context.log.warning(f"{vendor}: {len(items)} of {len(outcomes)} items {status} ({reasons}): "
+                context.log.warning(f"{label}: {len(items)} of {len(outcomes)} items {status} ({reasons}): "
                                     f"{course_list(items)}")
         earlier = undelivered[~undelivered["course_id"].isin(this_run["course_id"])]
         if len(earlier):
-            context.log.warning(f"{vendor}: {len(earlier)} items of catalog {catalog} are still failed or unknown "
+            context.log.warning(f"{label}: {len(earlier)} items of catalog {catalog} are still failed or unknown "
                                 f"from earlier runs: {course_list(earlier)}")
         not_updated_why = None if not_updated.empty else (
-            f"{vendor} holds an older version of {len(not_updated)} courses of catalog {catalog} and cannot update "
-            f"them: {course_list(not_updated)}. Change each there by hand, then `course-pipeline resolve {vendor} "
+            f"{label} holds an older version of {len(not_updated)} courses of catalog {catalog} and cannot update "
+            f"them: {course_list(not_updated)}. Change each there by hand, then `course-pipeline resolve {resolve_as} "
             "COURSE --landed`; or delete it there and `resolve … --not-landed` so the next run creates it.")
         if not_updated_why:
             context.log.warning(not_updated_why)
@@ -235,7 +251,7 @@ def build_sync_asset(vendor: str) -> dg.AssetsDefinition:
         yield dg.AssetCheckResult(
             check_name=NO_FAILED_ITEMS, passed=undelivered.empty, severity=dg.AssetCheckSeverity.WARN,
             description=None if undelivered.empty else
-            (f"{len(undelivered)} courses of catalog {catalog} are not delivered to {vendor} "
+            (f"{len(undelivered)} courses of catalog {catalog} are not delivered to {label} "
              f"({account_label(client.account)}): {course_list(undelivered)}. Failed ones are sent again by the next "
              "run (or `retry_failed`); unknown ones as the outcome says."),
             metadata={"catalog": catalog, "account": account_label(client.account),
@@ -255,47 +271,58 @@ def account_label(account: str) -> str:
     return f"account {account}" if account else "its default account"
 
 
-SYNC_ASSETS = [build_sync_asset(vendor) for vendor in VENDOR_NAMES]
+def not_a_destination(destination: Destination, catalog: str):
+    """The step of an account the catalog is not sent to (destinations file): an empty outcome, checks passed."""
+    why = f"catalog {catalog} is not sent to {destination.label} (its sources in the destinations file)"
+    yield dg.Output(pd.DataFrame(columns=OUTCOME_COLUMNS), metadata={"receives": dg.MetadataValue.text(why),
+                                                                     "dagster/row_count": dg.MetadataValue.int(0)})
+    for check in (DEACTIVATION_GUARD, NO_FAILED_ITEMS, CHANGES_LANDED):
+        yield dg.AssetCheckResult(check_name=check, passed=True, description=why, metadata={"catalog": catalog})
 
 REPORT_COLUMNS = ["vendor", "account", "course_id", "title", "state", "vendor_id", "error_code", "error_message",
                   "http_status", "last_action", "last_status", "run_id", "at", "source_file", "source_sheet",
                   "source_row"]
 
 
-@dg.asset(
-    partitions_def=catalog_partitions,
-    group_name="sync",
-    kinds={"pandas"},
-    deps=[sync_asset_key(v) for v in VENDOR_NAMES],
-    required_resource_keys={"ledger"},
-    description="The catalog's current state at every vendor: for every course, what the ledger holds now "
-                "(landed with the vendor's id, not updated, rejected with the reason, failed, unknown, "
-                "deactivated, orphaned), whichever run last touched it, with the catalog row it came from; "
-                "validation rejects included. A retry or partial run never hides an item still open.",
-)
-def sync_report(context: dg.AssetExecutionContext, valid_catalog: ValidationResult) -> dg.Output:
-    ledger = context.resources.ledger.open()
-    try:
-        state = current_state(ledger, source=context.partition_key)
-    finally:
-        ledger.dispose()
-    report = pd.concat([frame for frame in (state, validation_rejects(valid_catalog)) if len(frame)],
-                       ignore_index=True) if len(state) or len(valid_catalog.rejects) else state
-    titles = valid_catalog.valid["courses"].set_index("course_id")["title"]
-    report["title"] = report["course_id"].map(titles)
-    report = report.reindex(columns=REPORT_COLUMNS)
-    table = summary(report)
-    needs_action = report[report["state"].isin(NEEDS_ACTION)]
-    metadata = {
-        "dagster/row_count": dg.MetadataValue.int(len(report)),
-        "state_by_vendor": dg.MetadataValue.md(table.to_markdown(index=False) if len(table) else "No courses."),
-        "needs_action": dg.MetadataValue.md(items_markdown(needs_action, titles, limit=50,
-                                                           empty="Nothing: every course is where it should be.")),
-        "failed_or_unknown": dg.MetadataValue.int(int(report["state"].isin(UNDELIVERED).sum())),
-        "landed": dg.MetadataValue.int(int((report["state"] == "landed").sum())),
-        "needs_action_count": dg.MetadataValue.int(len(needs_action)),
-    }
-    chart = state_chart(table, context.partition_key)
-    if chart is not None:
-        metadata["state_chart"] = chart
-    return dg.Output(report, metadata=metadata)
+def build_sync_report(destinations: list[Destination]) -> dg.AssetsDefinition:
+    """sync_report, after every destination's sync step."""
+
+    @dg.asset(
+        partitions_def=catalog_partitions,
+        group_name="sync",
+        kinds={"pandas"},
+        deps=[sync_asset_key(d.key) for d in destinations],
+        required_resource_keys={"ledger"},
+        description="The catalog's current state at every vendor: for every course, what the ledger holds now "
+                    "(landed with the vendor's id, not updated, rejected with the reason, failed, unknown, "
+                    "deactivated, orphaned), whichever run last touched it, with the catalog row it came from; "
+                    "validation rejects included. A retry or partial run never hides an item still open.",
+    )
+    def sync_report(context: dg.AssetExecutionContext, valid_catalog: ValidationResult) -> dg.Output:
+        ledger = context.resources.ledger.open()
+        try:
+            state = current_state(ledger, source=context.partition_key)
+        finally:
+            ledger.dispose()
+        report = pd.concat([frame for frame in (state, validation_rejects(valid_catalog)) if len(frame)],
+                           ignore_index=True) if len(state) or len(valid_catalog.rejects) else state
+        titles = valid_catalog.valid["courses"].set_index("course_id")["title"]
+        report["title"] = report["course_id"].map(titles)
+        report = report.reindex(columns=REPORT_COLUMNS)
+        table = summary(report)
+        needs_action = report[report["state"].isin(NEEDS_ACTION)]
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(len(report)),
+            "state_by_vendor": dg.MetadataValue.md(table.to_markdown(index=False) if len(table) else "No courses."),
+            "needs_action": dg.MetadataValue.md(items_markdown(needs_action, titles, limit=50,
+                                                               empty="Nothing: every course is where it should be.")),
+            "failed_or_unknown": dg.MetadataValue.int(int(report["state"].isin(UNDELIVERED).sum())),
+            "landed": dg.MetadataValue.int(int((report["state"] == "landed").sum())),
+            "needs_action_count": dg.MetadataValue.int(len(needs_action)),
+        }
+        chart = state_chart(table, context.partition_key)
+        if chart is not None:
+            metadata["state_chart"] = chart
+        return dg.Output(report, metadata=metadata)
+
+    return sync_report

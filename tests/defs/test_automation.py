@@ -9,12 +9,13 @@ import dagster as dg
 import yaml
 
 from course_pipeline.defs.automation import catalog_sensor_for, nightly_schedule_for
-from course_pipeline.defs.definitions import build_defs
+from course_pipeline.defs.definitions import build_defs, load_destinations
 from course_pipeline.defs.partitions import catalog_partitions
 from course_pipeline.defs.resources import CatalogSources
 
 DEFS = build_defs()
-SENSOR = catalog_sensor_for(DEFS.resolve_job_def("sync_job"))
+DESTINATIONS = list(load_destinations().all)
+SENSOR = catalog_sensor_for(DEFS.resolve_job_def("sync_job"), DESTINATIONS)
 
 
 def write_sources(folder, names, *, broken=False):
@@ -96,7 +97,7 @@ def test_a_source_that_breaks_is_skipped_and_picked_up_again_when_fixed(tmp_path
 def test_nightly_schedule_requests_every_partition_once_a_day(tmp_path):
     instance = dg.DagsterInstance.local_temp(str(tmp_path))  # a schedule's context wants a persistent instance
     instance.add_dynamic_partitions(catalog_partitions.name, ["alpha", "beta"])
-    schedule = nightly_schedule_for(DEFS.resolve_job_def("sync_job"))
+    schedule = nightly_schedule_for(DEFS.resolve_job_def("sync_job"), DESTINATIONS)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.datetime(2026, 11, 24, 2))
     requests = list(schedule(context))
     instance.dispose()
