@@ -21,11 +21,3 @@ __all__ = [
     "create_app",
     "serve",
 ]
-
-
-def sandbox_account(url, vendor, account=None):  # TEMPORARY stand-in until the sandbox-accounts branch lands
-    creds = {"highlevel": ("highlevel_token", "highlevel_location_id"), "kombo": ("kombo_api_key", "kombo_integration_id"),
-             "stackone": ("stackone_api_key", "stackone_account_id"), "thought_industries": ("thought_industries_api_key", None)}
-    secret, acct = creds[vendor]
-    return {"base_url": base_urls(url)[vendor], "account": SANDBOX_TOKENS[acct] if acct else "sandbox.thoughtindustries.local",
-            "secret": SANDBOX_TOKENS[secret]}
