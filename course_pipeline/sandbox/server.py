@@ -158,6 +158,9 @@ def describe(url: str) -> str:
     lines += [f"  {name:<20} {base}" for name, base in base_urls(url).items()]
     lines += ["Accepted credentials (sandbox only):"]
     lines += [f"  {name:<28} {value}" for name, value in SANDBOX_TOKENS.items()]
+    lines += ["More accounts: HighLevel token sandbox-highlevel-token:<location>; Kombo X-Integration-Id "
+              "sandbox:<name>; StackOne x-account-id sandbox-<name>; Thought Industries "
+              f"{url}{THOUGHT_INDUSTRIES_INSTANCES}/<instance>"]
     lines += [f"Inspect: GET {url}/_sandbox/state   Reset: POST {url}/_sandbox/reset   "
               f"Faults: POST {url}/_sandbox/faults"]
     return "\n".join(lines)

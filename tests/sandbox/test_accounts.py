@@ -10,6 +10,7 @@ import pytest
 from fake_clock import FakeClock
 
 from course_pipeline.sandbox import SANDBOX_TOKENS, SandboxConfig, SandboxServer, base_urls, sandbox_account
+from course_pipeline.sandbox import __main__ as sandbox_main
 
 from .conftest import VendorApi, replaced, vendor_state
 from .test_highlevel import IMPORT, seed_payload
@@ -232,7 +233,7 @@ def test_state_counts_per_account_and_sums_them_at_the_vendor(sandbox, open_acco
     assert (mine["limits"][0]["peak"], theirs["limits"][0]["peak"]) == (1, 2)
 
 
-# Config validation.
+# Config validation and the CLI.
 
 @pytest.mark.parametrize(("accounts_setting", "named"), [
     ({"moodle/x": {}}, "'moodle'"),
@@ -255,6 +256,17 @@ def test_a_limit_that_may_be_off_may_be_off_for_one_account():
 
     assert config.limits_for("thought_industries", "acme")["hourly_limit"] is None
     assert config.limits_for("thought_industries", "other")["hourly_limit"] == 1000
+
+
+def test_the_foreground_runner_takes_accounts_as_json(monkeypatch):
+    started = []
+    monkeypatch.setattr(sandbox_main, "serve", lambda host, port, config: started.append(config))
+
+    sandbox_main.main(["--accounts", '{"highlevel/loc-2": {"rate_limit": 50}}'])
+
+    assert started[0].accounts == {"highlevel/loc-2": {"rate_limit": 50}}
+    with pytest.raises(ValueError, match="rate_limt"):
+        sandbox_main.main(["--accounts", '{"highlevel/loc-2": {"rate_limt": 50}}'])
 
 
 # The helper for clients.
