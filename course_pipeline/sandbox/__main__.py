@@ -1,4 +1,5 @@
-"""``python -m course_pipeline.sandbox [--host H] [--port P] [--faults JSON]``: the sandbox in the foreground."""
+"""``python -m course_pipeline.sandbox [--host H] [--port P] [--faults JSON] [--accounts JSON]``: the sandbox in
+the foreground."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--faults", type=json.loads, default={},
                         help='faults at start, e.g. \'{"kombo": {"error_500_rate": 0.1, "seed": 7}}\'')
+    parser.add_argument("--accounts", type=json.loads, default={},
+                        help='accounts with limits of their own, e.g. \'{"highlevel/loc-2": {"rate_limit": 50}}\'')
     args = parser.parse_args(argv)
-    serve(args.host, args.port, SandboxConfig(faults=args.faults))
+    serve(args.host, args.port, SandboxConfig(faults=args.faults, accounts=args.accounts))
 
 
 if __name__ == "__main__":

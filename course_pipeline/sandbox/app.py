@@ -10,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from .accounts import VendorAccounts
 from .config import SIMULATED_VENDORS, FaultConfig, SandboxConfig
 from .core import SimulatedVendor
 from .highlevel import HighLevel
 from .kombo import Kombo
 from .stackone import StackOne
-from .thoughtindustries import ThoughtIndustries
+from .thoughtindustries import THOUGHT_INDUSTRIES_INSTANCES, ThoughtIndustries
 
 VENDOR_CLASSES: tuple[type[SimulatedVendor], ...] = (HighLevel, Kombo, StackOne, ThoughtIndustries)
 assert tuple(cls.name for cls in VENDOR_CLASSES) == SIMULATED_VENDORS
@@ -23,7 +24,7 @@ assert tuple(cls.name for cls in VENDOR_CLASSES) == SIMULATED_VENDORS
 
 def create_app(config: SandboxConfig | None = None) -> Starlette:
     config = config or SandboxConfig()
-    vendors = {cls.name: cls(config) for cls in VENDOR_CLASSES}
+    vendors = {cls.name: VendorAccounts(cls, config) for cls in VENDOR_CLASSES}
     controls = _Controls(vendors)
     app = Starlette(routes=[
         Route("/_sandbox/state", controls.state, methods=["GET"]),
@@ -31,20 +32,23 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         Route("/_sandbox/faults", controls.get_faults, methods=["GET"]),
         Route("/_sandbox/faults", controls.set_faults, methods=["POST"]),
         *(Mount(vendor.prefix, app=vendor) for vendor in vendors.values()),
+        # A Thought Industries instance is a site of its own; here a path stands for its host (see config.py).
+        Mount(THOUGHT_INDUSTRIES_INSTANCES + "/{instance}", app=vendors[ThoughtIndustries.name]),
     ])
     app.state.vendors = vendors
     return app
 
 
 class _Controls:
-    def __init__(self, vendors: dict[str, SimulatedVendor]) -> None:
+    def __init__(self, vendors: dict[str, VendorAccounts]) -> None:
         self.vendors = vendors
 
     async def state(self, request: Request) -> JSONResponse:
         return JSONResponse({"vendors": {name: vendor.snapshot() for name, vendor in self.vendors.items()}})
 
     async def reset(self, request: Request) -> JSONResponse:
-        """Empties every vendor: courses, counters, limits, tokens, tasks; faults back to the start config."""
+        """Empties every vendor: courses, counters, limits, tokens, tasks, accounts opened since the start;
+        faults back to the start config."""
         for vendor in self.vendors.values():
             vendor.reset()
         return JSONResponse({"reset": True})

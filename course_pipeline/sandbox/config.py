@@ -7,6 +7,7 @@ Tests shrink limits and windows so they stay fast.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -26,6 +27,25 @@ SANDBOX_TOKENS: dict[str, str] = {
     "stackone_api_key": "sandbox-stackone-key",
     "stackone_account_id": "sandbox-stackone-account-1",
     "thought_industries_api_key": "sandbox-thought-industries-key",
+}
+
+# Further accounts besides the default one (the values above). A HighLevel token opens one location, as a
+# location's Private Integration Token does (vendor-contracts.md §1: "Private Integration Token of a
+# sub-account/location"): "<highlevel_token>:<location>" opens <location>.
+HIGHLEVEL_LOCATION_TOKEN_PREFIX = SANDBOX_TOKENS["highlevel_token"] + ":"
+# Thought Industries: an instance is its own site (https://<domain>.thoughtindustries.com, vendor-contracts.md
+# §4); in the sandbox, /ti/<instance> stands for it, and the default instance is this one, also at
+# /thoughtindustries. Its label is the account a client names: "<instance>.thoughtindustries.local".
+THOUGHT_INDUSTRIES_DEFAULT_INSTANCE = "sandbox"
+THOUGHT_INDUSTRIES_INSTANCE_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # one DNS label
+
+# What an account of SandboxConfig.accounts may set: the vendor's limit fields, named without the vendor
+# prefix (SandboxConfig.<vendor>_<field> is the default of every account).
+ACCOUNT_FIELDS: dict[str, tuple[str, ...]] = {
+    "highlevel": ("rate_limit", "rate_window", "daily_limit"),
+    "kombo": ("concurrency_limit", "rate_limit", "rate_window"),
+    "stackone": ("rate_limit", "rate_window"),
+    "thought_industries": ("rate_limit", "rate_window", "hourly_limit", "hourly_window", "concurrency_limit"),
 }
 
 
@@ -126,6 +146,10 @@ class SandboxConfig:
     thought_industries_max_batch: int = 100
     thought_industries_custom_fields: tuple[str, ...] = ()
     faults: dict[str, FaultConfig] = field(default_factory=dict)
+    # Accounts with limits of their own, keyed "<vendor>/<account>" (a HighLevel location, a Kombo integration,
+    # a StackOne account, a Thought Industries instance), each overriding some of ACCOUNT_FIELDS[vendor],
+    # e.g. {"highlevel/loc-2": {"rate_limit": 50}}. Every other account has the vendor's fields above.
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Seconds since the epoch: what rate windows, token expiry and Kombo's task times read. Tests give a
     # clock they move themselves, so nothing sleeps to let time pass.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
@@ -139,6 +163,44 @@ class SandboxConfig:
             vendor: spec if isinstance(spec, FaultConfig) else FaultConfig.from_dict(spec)
             for vendor, spec in self.faults.items()
         }
+        self.accounts = {key: self._checked_account(key, values) for key, values in self.accounts.items()}
+
+    def _checked_account(self, key: str, values: Any) -> dict[str, Any]:
+        vendor, _, account = key.partition("/")
+        if vendor not in SIMULATED_VENDORS:
+            raise ValueError(f"accounts: unknown vendor {vendor!r} in {key!r}; known: {', '.join(SIMULATED_VENDORS)}")
+        if not account:
+            raise ValueError(f"accounts: {key!r} names no account; expected \"<vendor>/<account>\"")
+        if vendor == "thought_industries" and not THOUGHT_INDUSTRIES_INSTANCE_PATTERN.match(account):
+            raise ValueError(f"accounts: {key!r}: an instance name is one DNS label (a-z, 0-9, -)")
+        if not isinstance(values, dict):
+            raise ValueError(f"accounts: {key!r} must map to {{field: value}}, got {values!r}")
+        unknown = sorted(set(values) - set(ACCOUNT_FIELDS[vendor]))
+        if unknown:
+            raise ValueError(f"accounts: unknown field {', '.join(unknown)} for {vendor} in {key!r}; "
+                             f"known: {', '.join(ACCOUNT_FIELDS[vendor])}")
+        for name, value in values.items():
+            default = getattr(self, f"{vendor}_{name}")
+            if name.endswith("window"):
+                valid = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+                wanted = "a number > 0"
+            else:  # a limit: off (None) only where the vendor-level default may be off
+                nullable = "None" in str(next(f.type for f in fields(self) if f.name == f"{vendor}_{name}"))
+                valid = (value is None and nullable) or (isinstance(value, int) and not isinstance(value, bool)
+                                                         and value >= 1)
+                wanted = "an integer >= 1" + (" or null" if nullable else "")
+            if not valid:
+                raise ValueError(f"accounts: {key!r}: {name} must be {wanted}, got {value!r} (default {default!r})")
+        return dict(values)
 
     def faults_for(self, vendor: str) -> FaultConfig:
         return self.faults.get(vendor, FaultConfig())
+
+    def accounts_of(self, vendor: str) -> list[str]:
+        """The accounts of `vendor` named in `accounts`, in their order."""
+        return [key.partition("/")[2] for key in self.accounts if key.partition("/")[0] == vendor]
+
+    def limits_for(self, vendor: str, account: str) -> dict[str, Any]:
+        """The limit fields of one account: its overrides, else the vendor's."""
+        overrides = self.accounts.get(f"{vendor}/{account}", {})
+        return {name: overrides.get(name, getattr(self, f"{vendor}_{name}")) for name in ACCOUNT_FIELDS[vendor]}

@@ -36,8 +36,13 @@ class VendorError(Exception):
 
 
 class SimulatedVendor:
+    """One account of a vendor (a HighLevel location, a Kombo integration, a StackOne account, a Thought
+    Industries instance): its courses, counters and limits. ``accounts.VendorAccounts`` holds a vendor's
+    accounts and hands each request to its own; they share the vendor's faults."""
+
     name: ClassVar[str]
     prefix: ClassVar[str]
+    default_account: ClassVar[str]  # the one account of the sandbox before there were more (SANDBOX_TOKENS)
     # Codes the vendor puts in its error bodies for these cases (None: the vendor has no codes).
     input_invalid_code: ClassVar[str | None] = None
     rate_limited_code: ClassVar[str | None] = None
@@ -46,11 +51,15 @@ class SimulatedVendor:
     # Whether the vendor's 429 carries Retry-After (HighLevel documents only its X-RateLimit-* headers).
     sends_retry_after: ClassVar[bool] = True
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, account: str | None = None,
+                 faults: FaultInjector | None = None) -> None:
         self.config = config
+        self.account = self.default_account if account is None else account
+        # This account's limit fields (config.ACCOUNT_FIELDS): its overrides, else the vendor's.
+        self.settings = config.limits_for(self.name, self.account)
         self.store = VendorStore()
         self.clear()
-        self.faults = FaultInjector(config.faults_for(self.name))
+        self.faults = faults or FaultInjector(config.faults_for(self.name))
         self.limits: list[Limit] = self.build_limits()
         self._routes = Starlette(
             routes=self.routes(),
@@ -69,21 +78,22 @@ class SimulatedVendor:
         return []
 
     def clear(self) -> None:
-        """Forget vendor-specific state (tokens, tasks); the base clears courses and counters."""
+        """Set up vendor-specific state (tokens, tasks); the store holds courses and counters."""
 
-    # Control: reset and inspection.
+    @staticmethod
+    def account_of(scope: dict[str, Any]) -> str | None:
+        """The account a request names (None: it names none, and the default account answers it)."""
+        return None
 
-    def reset(self) -> None:
-        """Back to the start: no courses, zero counters, fresh limits, the faults of the start config."""
-        with self.store.lock:
-            self.store.clear()
-            self.clear()
-        for limit in self.limits:
-            limit.reset()
-        self.faults.configure(self.config.faults_for(self.name))
+    @classmethod
+    def is_known(cls, account: str, config: SandboxConfig) -> bool:
+        """Whether `account` exists; a request naming one that does not is refused (see accounts.py)."""
+        return account == cls.default_account or f"{cls.name}/{account}" in config.accounts
+
+    # Inspection.
 
     def snapshot(self) -> dict[str, Any]:
-        return {**self.store.snapshot(), "faults": self.faults.config.to_dict()}
+        return self.store.snapshot()
 
     # Rendering.
 
@@ -98,7 +108,7 @@ class SimulatedVendor:
     async def _render_http_error(self, request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
         code = self.not_found_code if exc.status_code == 404 else None
-        path = request.url.path.removeprefix(self.prefix)
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))  # the vendor's own path
         return self.error_response(exc.status_code, f"Cannot {request.method} {path}", code, exc.headers)
 
     # Request helpers for the handlers.
@@ -174,6 +184,14 @@ def _with_headers(send: Send, headers: Mapping[str, str]) -> Send:
 
 
 # Auth helpers.
+
+def scope_header(scope: dict[str, Any], name: bytes) -> str | None:
+    """A request header (`name` in lower case) read from the ASGI scope, before Starlette parses it."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
 
 def bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -14,6 +14,7 @@ isolated and rejected with HighLevel's reason).
 | rule | HighLevel's behaviour | source |
 |---|---|---|
 | bearer token | a Private Integration Token or an unexpired OAuth access token; else 401 `Invalid JWT` | seed |
+| a token per location | a location's own token opens only it: `sandbox-highlevel-token:<location>` (the default location also takes `sandbox-highlevel-token` and the OAuth tokens, which open only it) | seed ("Private Integration Token of a sub-account/location") |
 | location | a `locationId` the token does not open: 403 | seed |
 | `Version` header | missing: 400 `Version header was not found` | seed; docs /docs/ghl/courses/import-courses (required) |
 | `Version` values | `2021-07-28` (the seed's, and what our client sends), `2023-02-21` (that version of the Course Import page; the Node SDK's default), `v3` (the current page's enum; the Python SDK's); any other: 400 | seed; docs /docs/ghl/courses/import-courses, /docs/2023-02-21/ghl/courses/course-import, /docs/Versioning; GoHighLevel/highlevel-api-sdk lib/HighLevel.ts; GoHighLevel/highlevel-api-python src/highlevel/highlevel.py |
@@ -28,6 +29,7 @@ isolated and rejected with HighLevel's reason).
 | success | 201 `{"processingCourses": [{id, title}]}`; the copy runs in the background; the body is not documented | seed (default) |
 | every import creates | a re-sent course is a duplicate | seed |
 | rate headers | every answer: `X-RateLimit-Max`, `-Remaining`, `-Interval-Milliseconds`, `-Limit-Daily`, `-Daily-Remaining` | docs /docs/other/rate-limits |
+| limits per location | each location has its own windows (`SandboxConfig.accounts` may set one location's) | seed ("per app per location") |
 | burst limit | 100 per 10 s: 429 `Too many requests` with `X-RateLimit-Remaining: 0`, no `Retry-After` | docs /docs/other/rate-limits (Retry-After is not documented) |
 | daily limit | 200,000 per day: 429 with `X-RateLimit-Daily-Remaining: 0`, no `Retry-After` | docs /docs/other/rate-limits |
 | OAuth refresh | `POST /oauth/token`, form-encoded, `grant_type=refresh_token`, `user_type=Location`; answers a new access token, `expires_in` and a NEW refresh token; a refresh token works once (`invalid_grant` after) | seed |
@@ -49,8 +51,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from .config import SANDBOX_TOKENS
-from .core import SimulatedVendor, VendorError, bearer_token
+from .config import HIGHLEVEL_LOCATION_TOKEN_PREFIX, SANDBOX_TOKENS, SandboxConfig
+from .core import SimulatedVendor, VendorError, bearer_token, scope_header
 from .limits import Limit, LimitStatus, SlidingWindow
 from .schemas import issues, openapi_validator, schema_validator, vendor_document
 from .state import random_id
@@ -133,6 +135,7 @@ class OAuthError(Exception):
 class HighLevel(SimulatedVendor):
     name = "highlevel"
     prefix = "/highlevel"
+    default_account = SANDBOX_TOKENS["highlevel_location_id"]
     sends_retry_after = False
 
     def routes(self) -> list[BaseRoute]:
@@ -141,11 +144,23 @@ class HighLevel(SimulatedVendor):
             Route("/oauth/token", self.oauth_token, methods=["POST"]),
         ]
 
+    @staticmethod
+    def account_of(scope: dict[str, Any]) -> str | None:
+        """The location a location token names (the table: a token per location)."""
+        scheme, _, token = (scope_header(scope, b"authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.startswith(HIGHLEVEL_LOCATION_TOKEN_PREFIX):
+            return None
+        return token.removeprefix(HIGHLEVEL_LOCATION_TOKEN_PREFIX).strip() or None
+
+    @classmethod
+    def is_known(cls, account: str, config: SandboxConfig) -> bool:
+        return True  # a location's token is all it takes: the sandbox has every location its tokens name
+
     def build_limits(self) -> list[Limit]:
         return [
-            SlidingWindow(self.config.highlevel_rate_limit, self.config.highlevel_rate_window,
+            SlidingWindow(self.settings["rate_limit"], self.settings["rate_window"],
                           headers=_burst_headers, message="Too many requests"),
-            SlidingWindow(self.config.highlevel_daily_limit, _DAY,
+            SlidingWindow(self.settings["daily_limit"], _DAY,
                           headers=_daily_headers, message="Daily request limit reached"),
         ]
 
@@ -157,7 +172,11 @@ class HighLevel(SimulatedVendor):
 
     def clear(self) -> None:
         self._access_tokens: dict[str, float] = {}  # token -> expiry (config.clock)
-        self._refresh_tokens = {SANDBOX_TOKENS["highlevel_refresh_token"]}
+        self._static_tokens = {HIGHLEVEL_LOCATION_TOKEN_PREFIX + self.account} if self.account else set()
+        self._refresh_tokens: set[str] = set()
+        if self.account == self.default_account:  # the token of before accounts and the OAuth app open it only
+            self._static_tokens.add(SANDBOX_TOKENS["highlevel_token"])
+            self._refresh_tokens.add(SANDBOX_TOKENS["highlevel_refresh_token"])
         # For tests: refreshes granted and refused, and the distinct access tokens presented after they
         # expired (one refresh per expiry is what a single-flight client spends).
         self._oauth = {"refreshes": 0, "refused": 0}
@@ -200,12 +219,12 @@ class HighLevel(SimulatedVendor):
         """The location a token opens: the Private Integration Token or an unexpired access token."""
         with self.store.lock:
             expiry = self._access_tokens.get(token or "")
-            valid = token == SANDBOX_TOKENS["highlevel_token"] or (expiry is not None and expiry > self.config.clock())
+            valid = token in self._static_tokens or (expiry is not None and expiry > self.config.clock())
             if not valid and expiry is not None:
                 self._expired_seen.add(token or "")
         if not valid:
             raise VendorError(401, "Invalid JWT")
-        return SANDBOX_TOKENS["highlevel_location_id"]
+        return self.account
 
     # POST /oauth/token
 
@@ -250,7 +269,7 @@ class HighLevel(SimulatedVendor):
             "refresh_token": refresh_token,
             "scope": "courses.write courses.readonly",
             "userType": "Location",
-            "locationId": SANDBOX_TOKENS["highlevel_location_id"],
+            "locationId": self.account,
             "companyId": "sandbox-company-1",
             "userId": "sandbox-user-1",
         }

@@ -13,6 +13,7 @@ tested in tests/sync/test_sync_kombo.py and tests/vendors/.
 | rule | Kombo's behaviour | source | test |
 |---|---|---|---|
 | auth | Bearer API key, else 401 PLATFORM.AUTHENTICATION_INVALID; X-Integration-Id required (400), an unknown one 404 PLATFORM.INTEGRATION_NOT_FOUND | seed; https://docs.kombo.dev/lms/v1/post-courses-bulk | test_bad_auth_or_integration_is_refused |
+| integrations | one API key, many integrations, each with its own courses, tasks and limits; known: the default, those in `SandboxConfig.accounts`, any `sandbox:<name>` | seed (X-Integration-Id names the integration; the limit is per integration) | tests/sandbox/test_accounts.py |
 | bulk body | validated against PostLmsCoursesBulkRequestBody (required fields, EXTERNAL, `ll`/`ll-CC`, duration > 0, nullable fields), else 400 PLATFORM.INPUT_INVALID; no stricter than the spec | spec | test_each_required_field_left_out_is_400_input_invalid, test_wrong_enum_pattern_or_type_is_400, test_nullable_fields_accept_null |
 | batch size | at most 100 items a request, else 400 | seed (a **default**: Kombo documents no number) | test_more_than_100_items_is_400 |
 | async task | 200 {task_id, warnings}; the task is PENDING, then COMPLETED with one result per item | https://docs.kombo.dev/lms/v1/get-courses-bulk-task-id, https://docs.kombo.dev/lms/guides/async-endpoints | test_seed_example_moves_from_pending_to_completed |
@@ -47,8 +48,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from .config import SANDBOX_TOKENS, FaultConfig
-from .core import SimulatedVendor, VendorError, bearer_token
+from .config import SANDBOX_TOKENS, FaultConfig, SandboxConfig
+from .core import SimulatedVendor, VendorError, bearer_token, scope_header
 from .limits import ConcurrencyLimit, Limit, LimitStatus, Refusal, SlidingWindow
 from .schemas import issues, openapi_validator
 from .state import random_id, utc_now
@@ -71,10 +72,7 @@ _TITLES = {
 
 
 def _integration_of(scope: dict[str, Any]) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"x-integration-id":
-            return value.decode("latin-1")
-    return ""
+    return scope_header(scope, b"x-integration-id") or ""
 
 
 def _concurrency_headers(status: LimitStatus) -> dict[str, str]:
@@ -148,6 +146,7 @@ def _is_action(scope: dict[str, Any]) -> bool:
 class Kombo(SimulatedVendor):
     name = "kombo"
     prefix = "/kombo/v1"
+    default_account = SANDBOX_TOKENS["kombo_integration_id"]
     input_invalid_code = "PLATFORM.INPUT_INVALID"
     rate_limited_code = "PLATFORM.RATE_LIMIT_EXCEEDED"
     server_error_code = "PLATFORM.UNKNOWN_ERROR"
@@ -160,14 +159,25 @@ class Kombo(SimulatedVendor):
             Route("/lms/courses/{course_id}/deactivate", self.deactivate, methods=["POST"]),
         ]
 
+    @staticmethod
+    def account_of(scope: dict[str, Any]) -> str | None:
+        return _integration_of(scope) or None
+
+    @classmethod
+    def is_known(cls, account: str, config: SandboxConfig) -> bool:
+        # Kombo's ids are "<tool>:<id>" (the default is "sandbox:..."): any id of the sandbox's own tool is an
+        # integration, so a client can add one without restarting the sandbox, while an id of a real tool
+        # (e.g. personio:...) keeps the documented 404 PLATFORM.INTEGRATION_NOT_FOUND (seed).
+        return account.startswith("sandbox:") or super().is_known(account, config)
+
     def build_limits(self) -> list[Limit]:
         limits: list[Limit] = [
-            _ActionConcurrency(self.config.kombo_concurrency_limit, _integration_of, headers=_concurrency_headers,
+            _ActionConcurrency(self.settings["concurrency_limit"], _integration_of, headers=_concurrency_headers,
                                message="Too many concurrent requests for this integration.",
                                code="PLATFORM.CONCURRENCY_LIMIT_EXCEEDED")
         ]
-        if self.config.kombo_rate_limit is not None:
-            limits.append(SlidingWindow(self.config.kombo_rate_limit, self.config.kombo_rate_window,
+        if self.settings["rate_limit"] is not None:
+            limits.append(SlidingWindow(self.settings["rate_limit"], self.settings["rate_window"],
                                         message="Rate limit exceeded.", code="PLATFORM.RATE_LIMIT_EXCEEDED"))
         return limits
 
@@ -200,7 +210,7 @@ class Kombo(SimulatedVendor):
         integration_id = request.headers.get("x-integration-id")
         if not integration_id:
             raise VendorError(400, "The X-Integration-Id header is required.", code="PLATFORM.INPUT_INVALID")
-        if integration_id != SANDBOX_TOKENS["kombo_integration_id"]:
+        if integration_id != self.account:  # an unknown one reaches the stranger, who owns none (accounts.py)
             raise VendorError(404, f"No integration with the ID {integration_id!r} exists.",
                               code="PLATFORM.INTEGRATION_NOT_FOUND")
         return integration_id

@@ -59,6 +59,7 @@ class SlidingWindow:
         self._headers, self._message, self._code = headers, message, code
         self._lock = threading.Lock()
         self._admitted: deque[float] = deque()
+        self.peak = 0
 
     def check(self, scope: Scope, now: float) -> Refusal | None:
         with self._lock:
@@ -70,7 +71,10 @@ class SlidingWindow:
 
     def commit(self, scope: Scope, now: float) -> None:
         with self._lock:
+            self._expire(now)
             self._admitted.append(now)
+            # The most admitted in any one window: a window holding the most ends at an admission.
+            self.peak = max(self.peak, len(self._admitted))
 
     def finish(self, scope: Scope) -> None:
         """Nothing to give back: a window counts requests, not time spent."""
@@ -87,9 +91,8 @@ class SlidingWindow:
             )
         return self._headers(status)
 
-    def reset(self) -> None:
-        with self._lock:
-            self._admitted.clear()
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "window", "limit": self.limit, "window": self.window, "peak": self.peak}
 
     def _expire(self, now: float) -> None:
         while self._admitted and self._admitted[0] <= now - self.window:
@@ -114,6 +117,7 @@ class ConcurrencyLimit:
         self._headers, self._message, self._code = headers, message, code
         self._lock = threading.Lock()
         self._in_flight: defaultdict[str, int] = defaultdict(int)
+        self.peak = 0  # the most in flight at once under one key
 
     def check(self, scope: Scope, now: float) -> Refusal | None:
         with self._lock:
@@ -123,7 +127,9 @@ class ConcurrencyLimit:
 
     def commit(self, scope: Scope, now: float) -> None:
         with self._lock:
-            self._in_flight[self._key(scope)] += 1
+            key = self._key(scope)
+            self._in_flight[key] += 1
+            self.peak = max(self.peak, self._in_flight[key])
 
     def finish(self, scope: Scope) -> None:
         with self._lock:
@@ -135,9 +141,8 @@ class ConcurrencyLimit:
             remaining = max(0, self.limit - self._in_flight[self._key(scope)])
         return self._headers(LimitStatus(self.limit, remaining, 0.0, now))
 
-    def reset(self) -> None:
-        with self._lock:
-            self._in_flight.clear()
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "in_flight", "limit": self.limit, "peak": self.peak}
 
 
 Limit = SlidingWindow | ConcurrencyLimit

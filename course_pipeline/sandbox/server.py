@@ -12,12 +12,59 @@ from typing import Any
 import uvicorn
 
 from .app import VENDOR_CLASSES, create_app
-from .config import SANDBOX_TOKENS, SandboxConfig
+from .config import (
+    HIGHLEVEL_LOCATION_TOKEN_PREFIX,
+    SANDBOX_TOKENS,
+    THOUGHT_INDUSTRIES_INSTANCE_PATTERN,
+    SandboxConfig,
+)
+from .thoughtindustries import THOUGHT_INDUSTRIES_INSTANCES
+
+_SECRETS = {"highlevel": "highlevel_token", "kombo": "kombo_api_key", "stackone": "stackone_api_key",
+            "thought_industries": "thought_industries_api_key"}
 
 
 def base_urls(url: str) -> dict[str, str]:
     """Vendor name -> base URL a client uses in place of the production one."""
     return {cls.name: url + cls.prefix for cls in VENDOR_CLASSES}
+
+
+def sandbox_account(url: str, vendor: str, account: str | None = None) -> dict[str, str]:
+    """What a client needs to reach one account of `vendor` in the sandbox at `url` (e.g. http://127.0.0.1:8787).
+
+    Answers ``{"base_url": ..., "account": ..., "secret": ...}``: the base URL in place of the production
+    one, the account id the client sends, and its credential. ``account=None`` (or the default's own id) is
+    the default account, exactly as before accounts: ``base_urls(url)[vendor]``, the ``SANDBOX_TOKENS``
+    account and secret, and for Thought Industries the account ``sandbox.thoughtindustries.local``.
+
+    - highlevel: `account` is a location id; the secret is that location's token,
+      ``sandbox-highlevel-token:<location>`` (the body's ``locationId`` must be the location).
+    - kombo: `account` is the ``X-Integration-Id``; the secret is the one API key. The sandbox knows the
+      default, the integrations in its ``SandboxConfig.accounts`` and any ``sandbox:<name>``; others are 404.
+    - stackone: `account` is the ``x-account-id``; the secret is the one API key (Basic auth user). Known:
+      the default, those in ``SandboxConfig.accounts`` and any ``sandbox-<name>``; others are 404.
+    - thought_industries: `account` is the instance name (one DNS label, e.g. ``acme``); the base URL is
+      ``<url>/ti/<instance>``, the account its label ``<instance>.thoughtindustries.local`` and the secret the
+      one API key.
+
+    A ValueError for an unknown vendor or an instance name that is no DNS label.
+    """
+    if vendor not in _SECRETS:
+        raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(_SECRETS)}")
+    url = url.rstrip("/")
+    default = next(cls for cls in VENDOR_CLASSES if cls.name == vendor).default_account
+    account = default if account is None else account
+    secret = SANDBOX_TOKENS[_SECRETS[vendor]]
+    base_url = base_urls(url)[vendor]
+    if vendor == "highlevel" and account != default:
+        secret = HIGHLEVEL_LOCATION_TOKEN_PREFIX + account
+    if vendor == "thought_industries":
+        if not THOUGHT_INDUSTRIES_INSTANCE_PATTERN.match(account):
+            raise ValueError(f"{account!r} is no Thought Industries instance name (one DNS label: a-z, 0-9, -)")
+        if account != default:
+            base_url = f"{url}{THOUGHT_INDUSTRIES_INSTANCES}/{account}"
+        account = f"{account}.thoughtindustries.local"
+    return {"base_url": base_url, "account": account, "secret": secret}
 
 
 class SandboxServer:
@@ -41,6 +88,10 @@ class SandboxServer:
     @property
     def base_urls(self) -> dict[str, str]:
         return base_urls(self.url)
+
+    def account(self, vendor: str, account: str | None = None) -> dict[str, str]:
+        """``sandbox_account`` for this server."""
+        return sandbox_account(self.url, vendor, account)
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
         if self._thread is not None:
@@ -107,6 +158,9 @@ def describe(url: str) -> str:
     lines += [f"  {name:<20} {base}" for name, base in base_urls(url).items()]
     lines += ["Accepted credentials (sandbox only):"]
     lines += [f"  {name:<28} {value}" for name, value in SANDBOX_TOKENS.items()]
+    lines += ["More accounts: HighLevel token sandbox-highlevel-token:<location>; Kombo X-Integration-Id "
+              "sandbox:<name>; StackOne x-account-id sandbox-<name>; Thought Industries "
+              f"{url}{THOUGHT_INDUSTRIES_INSTANCES}/<instance>"]
     lines += [f"Inspect: GET {url}/_sandbox/state   Reset: POST {url}/_sandbox/reset   "
               f"Faults: POST {url}/_sandbox/faults"]
     return "\n".join(lines)

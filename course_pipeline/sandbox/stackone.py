@@ -19,7 +19,8 @@ StackOneHQ/stackone-client-typescript, src/sdk/models/shared/):
 | the course batch retired (`stackone_course_batch_status` 404 / 410) | the error body, no item processed | SDKs dropped `lmsBatchUpsertCourse` (July 2025, issue 12) |
 | `GET /unified/lms/courses?filter[external_reference]=` | `{data: [...], next}` | seed; SDK `LmsListCoursesQueryParamFilter.externalReference` |
 | `PUT /unified/lms/courses`: one item, 201 | `{statusCode, message, timestamp, data: {id, remote_id, external_reference}}` | seed |
-| Basic auth (key, empty password), `x-account-id` | 401; 400 without the header; 404 for another account | seed |
+| Basic auth (key, empty password), `x-account-id` | 401; 400 without the header; 404 for an unknown account | seed |
+| accounts | one key, many accounts, each with its own courses and rate window; known: the default, those in `SandboxConfig.accounts`, any `sandbox-<name>` | seed (x-account-id names the linked account; what the 10 / s counts it does not say: per account is a **default**) |
 | 10 requests / s | 429 with `Retry-After` | seed |
 | malformed batch (no items, > 100, not JSON) | 400 `{statusCode, message, timestamp}` | seed |
 """
@@ -35,8 +36,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from ..vendors.stackone.locales import LOCALES, UNMAPPED
-from .config import SANDBOX_TOKENS
-from .core import SimulatedVendor, VendorError, basic_credentials
+from .config import SANDBOX_TOKENS, SandboxConfig
+from .core import SimulatedVendor, VendorError, basic_credentials, scope_header
 from .limits import Limit, SlidingWindow
 from .schemas import issues, schema_validator
 from .state import random_id, utc_now
@@ -150,6 +151,7 @@ def _batch_validator(max_items: int) -> Any:
 class StackOne(SimulatedVendor):
     name = "stackone"
     prefix = "/stackone"
+    default_account = SANDBOX_TOKENS["stackone_account_id"]
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -159,8 +161,18 @@ class StackOne(SimulatedVendor):
             Route("/unified/lms/courses", self.list_courses, methods=["GET"]),
         ]
 
+    @staticmethod
+    def account_of(scope: dict[str, Any]) -> str | None:
+        return scope_header(scope, b"x-account-id") or None
+
+    @classmethod
+    def is_known(cls, account: str, config: SandboxConfig) -> bool:
+        # Like the default (sandbox-stackone-account-1), any "sandbox-..." id is a linked account of the
+        # sandbox's project, so a client can add one without a restart; any other id keeps the seed's 404.
+        return account.startswith("sandbox-") or super().is_known(account, config)
+
     def build_limits(self) -> list[Limit]:
-        return [SlidingWindow(self.config.stackone_rate_limit, self.config.stackone_rate_window,
+        return [SlidingWindow(self.settings["rate_limit"], self.settings["rate_window"],
                               message="Too many requests")]
 
     def error_body(self, status: int, message: Any, code: str | None) -> dict[str, Any]:
@@ -172,7 +184,7 @@ class StackOne(SimulatedVendor):
         account_id = request.headers.get("x-account-id")
         if not account_id:
             raise VendorError(400, "The x-account-id header is required")
-        if account_id != SANDBOX_TOKENS["stackone_account_id"]:
+        if account_id != self.account:  # an unknown one reaches the stranger, who owns none (accounts.py)
             raise VendorError(404, f"Account {account_id} not found")
 
     def clear(self) -> None:

@@ -90,6 +90,10 @@ class VendorStore:
 
     # counters
 
+    @property
+    def requests(self) -> int:
+        return self._requests
+
     def count_request(self) -> None:
         with self.lock:
             self._requests += 1

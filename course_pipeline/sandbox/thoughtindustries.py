@@ -25,6 +25,7 @@ tests/sandbox/test_thought_industries.py, and the client's side in tests/vendors
 | tags | trimmed, case-insensitive, auto-created | vendor-contracts.md §4 |
 | customFields | unknown keys silently dropped | vendor-contracts.md §4 |
 | auth | `Authorization: Bearer <key>`, else 401 | vendor-contracts.md §4 |
+| instances | each instance its own site (`https://<domain>.thoughtindustries.com`) with its own courses and limits; here `/ti/<instance>` (a DNS label; another name is 404), the default also at `/thoughtindustries`; one key for all | vendor-contracts.md §4 (base URL); the shared key is the sandbox's **default** |
 | 60 / minute | course management: 60 requests a minute, then 429 | developer.thoughtindustries.com/docs/rest/rate-limits/ ("Course management 60 per minute"; plans: Standard 120, Enterprise 600) and .../api-tutorials/create-courses/rate-limits (60) |
 | 1,000 / hour | 1,000 requests an hour, then 429 | .../api-tutorials/create-courses/rate-limits ("Requests per hour: 1,000"; Enterprise 10,000) |
 | 5 in flight | a sixth concurrent request is a 429 | .../api-tutorials/create-courses/rate-limits ("Concurrent connections: 5"; Enterprise 20) |
@@ -50,7 +51,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from .config import SANDBOX_TOKENS
+from .config import (
+    SANDBOX_TOKENS,
+    THOUGHT_INDUSTRIES_DEFAULT_INSTANCE,
+    THOUGHT_INDUSTRIES_INSTANCE_PATTERN,
+    SandboxConfig,
+)
 from .core import SimulatedVendor, VendorError, bearer_token
 from .limits import ConcurrencyLimit, Limit, LimitStatus, SlidingWindow
 from .schemas import issues, schema_validator
@@ -81,6 +87,7 @@ _BULK_FIELDS = {**{k: v for k, v in _FIELDS.items() if k != "courseType"}, "kind
 BULK_COURSE_SCHEMA: dict[str, Any] = {"type": "object", "properties": _BULK_FIELDS, "additionalProperties": False}
 _bulk_validator = schema_validator(BULK_COURSE_SCHEMA)
 BULK_PATH = "/incoming/v2/content/course/create"
+THOUGHT_INDUSTRIES_INSTANCES = "/ti"  # + "/<instance>": where an instance's routes are (its host in real life)
 _LABELS = {400: "Validation Error", 422: "Validation Error", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error"}
 _ALLOWED_TAGS = {"p", "strong", "em", "ul", "li", "a"}
@@ -136,6 +143,7 @@ def slugify(title: str) -> str:
 class ThoughtIndustries(SimulatedVendor):
     name = "thought_industries"
     prefix = "/thoughtindustries"
+    default_account = THOUGHT_INDUSTRIES_DEFAULT_INSTANCE
     input_invalid_code = "INVALID_FIELD_VALUE"
     rate_limited_code = "RATE_LIMIT_EXCEEDED"
     server_error_code = "INTERNAL_SERVER_ERROR"
@@ -149,15 +157,23 @@ class ThoughtIndustries(SimulatedVendor):
             Route("/incoming/v2/courseGroups/slug/{slug}", self.course_by_slug, methods=["GET"]),
         ]
 
+    @staticmethod
+    def account_of(scope: dict[str, Any]) -> str | None:
+        return scope.get("path_params", {}).get("instance")  # set by the /ti/{instance} mount (app.py)
+
+    @classmethod
+    def is_known(cls, account: str, config: SandboxConfig) -> bool:
+        return bool(THOUGHT_INDUSTRIES_INSTANCE_PATTERN.match(account))  # a host name's first label
+
     def build_limits(self) -> list[Limit]:
-        config = self.config
-        limits: list[Limit] = [SlidingWindow(config.thought_industries_rate_limit, config.thought_industries_rate_window,
+        settings = self.settings
+        limits: list[Limit] = [SlidingWindow(settings["rate_limit"], settings["rate_window"],
                                              headers=_rate_headers, message="Rate limit exceeded")]
-        if config.thought_industries_hourly_limit:
-            limits.append(SlidingWindow(config.thought_industries_hourly_limit, config.thought_industries_hourly_window,
+        if settings["hourly_limit"]:
+            limits.append(SlidingWindow(settings["hourly_limit"], settings["hourly_window"],
                                         message="Hourly rate limit exceeded"))
-        if config.thought_industries_concurrency_limit:
-            limits.append(ConcurrencyLimit(config.thought_industries_concurrency_limit, lambda scope: "instance",
+        if settings["concurrency_limit"]:
+            limits.append(ConcurrencyLimit(settings["concurrency_limit"], lambda scope: "instance",
                                            message="Too many concurrent requests"))
         return limits
 
@@ -175,6 +191,9 @@ class ThoughtIndustries(SimulatedVendor):
         self._unique: dict[tuple[str, str], str] = {}
 
     def _authorize(self, request: Request) -> None:
+        # An unknown instance reaches the stranger, who owns none (accounts.py): no such site, nothing there.
+        if request.path_params.get("instance", self.account) != self.account:
+            raise VendorError(404, "No such instance", code="NOT_FOUND")
         if bearer_token(request) != SANDBOX_TOKENS["thought_industries_api_key"]:
             raise VendorError(401, "Invalid or missing API key", code="UNAUTHORIZED")
 
