@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from ..destinations import Destinations
+from ..destinations import Destination, Destinations
 from ..sandbox import SANDBOX_TOKENS, SandboxServer, sandbox_account, serve
 from ..vendors.settings import VendorSettings
 from .resources import VendorTarget, token_file
@@ -45,12 +45,26 @@ class SandboxTarget(VendorTarget):
 __all__ = ["DEFAULT_SANDBOX_URL", "SANDBOX_URL_ENV", "SandboxServer", "SandboxTarget", "sandbox_targets", "serve"]
 
 
+# The ids the sandbox serves without being told of them (sandbox/server.py sandbox_account): Kombo's
+# integrations "sandbox:<name>", StackOne's accounts "sandbox-<name>", Thought Industries' instances a DNS label.
+SANDBOX_ID = {"kombo": "sandbox:{}", "stackone": "sandbox-{}"}
+
+
+def sandbox_id(destination: Destination) -> str:
+    """A named destination's account in the sandbox: its `account`, else its name, as the sandbox spells ids."""
+    account = destination.account or destination.name
+    if destination.vendor == "thought_industries":
+        return account.replace("_", "-")
+    pattern = SANDBOX_ID.get(destination.vendor, "{}")
+    return account if account.startswith(pattern.format("")) else pattern.format(account)
+
+
 def sandbox_targets(destinations: Destinations, highlevel_oauth: bool = False) -> dict[str, SandboxTarget]:
     """Every destination as an account of the sandbox (a named one's account: its `account`, else its name);
     with highlevel_oauth, HighLevel's default account through its OAuth endpoint."""
     targets = {}
     for d in destinations.all:
         targets[d.key] = SandboxTarget(name=d.vendor, oauth=highlevel_oauth and d.vendor == "highlevel",
-                                       account=None if d.is_default else (d.account or d.name),
+                                       account=None if d.is_default else sandbox_id(d),
                                        destination=d.name, **d.tuning())
     return targets

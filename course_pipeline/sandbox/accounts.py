@@ -81,8 +81,9 @@ class VendorAccounts:
 
 
 def _account_view(snapshot: dict[str, Any], account: SimulatedVendor) -> dict[str, Any]:
-    # The courses as a count: 100 accounts x 500 courses are listed once, at the vendor's level.
-    rest = {key: value for key, value in snapshot.items() if key not in ("courses", "created_per_key", "counters")}
+    # The courses as a count: 100 accounts x 500 courses are listed once, at the vendor's level. What was
+    # created per key (title or external id) stays, so a test can tell which courses an account holds.
+    rest = {key: value for key, value in snapshot.items() if key not in ("courses", "counters")}
     return {"courses": len(snapshot["courses"]), **snapshot["counters"], **rest,
             "limits": [limit.describe() for limit in account.limits]}
 
