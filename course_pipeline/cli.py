@@ -505,6 +505,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_REJECTS if state["state"].isin(UNDELIVERED).any() else EXIT_OK
 
 
+def cmd_destinations(args: argparse.Namespace) -> int:
+    """The accounts each vendor syncs into, what they receive, and which of their variables this environment
+    lacks (names only: a value is never printed). Exit 1 while an enabled destination lacks one."""
+    from .defs.definitions import TARGET_ENV, enabled_vendors
+
+    destinations, vendors = _destinations(args.sources_file), enabled_vendors()
+    live = (os.environ.get(TARGET_ENV) or "sandbox") == "live"
+    rows, lacking = [], 0
+    for d in destinations.all:
+        variables = d.variables(os.environ.get("HIGHLEVEL_AUTH") or "token")
+        missing = [v for v in variables if not os.environ.get(v)] if live else []
+        lacking += bool(missing) and d.vendor in vendors
+        rows.append({"vendor": d.vendor, "destination": d.name, "enabled": "yes" if d.vendor in vendors else "no",
+                     "account": d.account or (f"${d.account_variable()}" if d.account_variable() else "(its host)"),
+                     "receives": ", ".join(d.sources) if d.sources is not None else "every source",
+                     "limits": " ".join(filter(None, (d.rate_limit, d.hourly_limit))) or "documented",
+                     "lacks": ", ".join(missing) if live else "(sandbox)"})
+    print(f"destinations: {destinations.path or 'no file: each vendor has its default account'}")
+    print(tabulate(rows, headers="keys"))
+    return EXIT_REJECTS if lacking else EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """Every outcome of one course at every vendor account, oldest first, with the source row, then what each
     account holds of it now."""
@@ -652,6 +674,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--all", action="store_true", help="list every course, landed ones too")
     status.add_argument("--json", action="store_true", help="print the listed rows as JSON")
     status.set_defaults(func=cmd_status)
+
+    destinations = commands.add_parser("destinations", help="the vendor accounts syncs go to (destinations.yaml "
+                                                            "beside the sources file), what each receives, and "
+                                                            "which of their variables are not set")
+    destinations.add_argument("sources_file", nargs="?", help="path to sources.yaml (default: COURSE_PIPELINE_SOURCES, "
+                                                              "else data/sources.yaml)")
+    destinations.set_defaults(func=cmd_destinations)
 
     history = commands.add_parser("history", help="every outcome of one course at every vendor, with the source "
                                                   "row it came from")

@@ -118,6 +118,14 @@ class Destination(BaseModel):
                               f"(secrets: {{{secret}: SOME_VARIABLE}})")
         return variable
 
+    def variables(self, highlevel_auth: str = "token") -> list[str]:
+        """The environment variables a live sync to this account reads: its secrets, account id and URL."""
+        needed = (["token"] if highlevel_auth == "token" else ["refresh_token", "client_id", "client_secret"]) \
+            if self.vendor == "highlevel" else ["api_key"]
+        url = self.base_url_env or ("THOUGHT_INDUSTRIES_BASE_URL" if self.is_default and self.vendor ==
+                                    "thought_industries" and not self.base_url else None)
+        return [self.secret_env(name) for name in needed] + [v for v in (self.account_variable(), url) if v]
+
     def account_variable(self) -> str | None:
         return self.account_env or (ACCOUNT_ENV[self.vendor] if self.is_default and not self.account else None)
 

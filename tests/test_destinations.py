@@ -144,3 +144,31 @@ def test_a_live_named_account_without_its_id_says_which_setting_is_missing(tmp_p
     write(tmp_path, {"destinations": {"kombo": [{"name": "emea", "secrets": {"api_key": "KOMBO_EMEA_KEY"}}]}})
     with pytest.raises(ConfigError, match="destination kombo emea: give its account .the integration id."):
         build_defs(destinations=load_destinations(tmp_path / "sources.yaml"))
+
+
+def test_the_example_file_reads_against_the_sample_sources(sample_sources_file):
+    from course_pipeline.catalog.sources import read_sources
+
+    names = [s.name for s in read_sources(sample_sources_file).configured]
+    destinations = read_destinations(sample_sources_file.parent / "destinations.example.yaml", source_names=names)
+    assert [d.key for d in destinations.of("highlevel")] == ["highlevel__north", "highlevel__dach", "highlevel__hq"]
+    assert len(destinations.of("thought_industries")) == 2
+
+
+def test_the_destinations_command_lists_the_accounts_and_the_variables_they_lack(tmp_path, monkeypatch, capsys):
+    from course_pipeline.cli import EXIT_OK, EXIT_REJECTS, main
+
+    sources_file = write_sources(tmp_path)
+    write(tmp_path, AGENCY)
+    monkeypatch.setenv("COURSE_PIPELINE_VENDORS", "highlevel,thought_industries")
+    assert main(["destinations", str(sources_file)]) == EXIT_OK  # the sandbox needs no variable
+    out = capsys.readouterr().out
+    assert "loc-north" in out and "$HL_SOUTH_LOCATION" in out and "north" in out and "500/3600" in out
+    monkeypatch.setenv("COURSE_PIPELINE_TARGET", "live")
+    monkeypatch.setenv("HL_NORTH_TOKEN", "pit-north-secret")
+    monkeypatch.setenv("TI_ACME_KEY", "ti-acme-secret")
+    assert main(["destinations", str(sources_file)]) == EXIT_REJECTS  # south lacks its token and location
+    out = capsys.readouterr().out
+    south = next(line for line in out.splitlines() if line.startswith("highlevel") and " south " in line)
+    assert "HL_SOUTH_TOKEN" in south and "HL_SOUTH_LOCATION" in south
+    assert "pit-north-secret" not in out and "ti-acme-secret" not in out
