@@ -31,11 +31,11 @@ from dagster_stack import (
     write_catalogs,
 )
 from sqlalchemy import URL, Engine, create_engine, make_url, text
-from sync_support import account_of
 
+from course_pipeline.defs.definitions import load_destinations
 from course_pipeline.defs.executors import DEFAULT_BROKER
-from course_pipeline.sandbox import SandboxServer
-from course_pipeline.vendors import VENDOR_NAMES
+from course_pipeline.defs.sandbox_target import sandbox_id
+from course_pipeline.sandbox import SandboxServer, sandbox_account
 
 # Where the machine's services are; CI's machine runs both, as this one does.
 POSTGRES_URL = os.environ.get("COURSE_PIPELINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -45,14 +45,19 @@ PARTITIONS = ["north", "south", "west"]
 COURSES = 10  # per catalog: enough requests that a sync takes a second or more at the sandbox's limits
 
 
+# Two HighLevel locations (an agency's), every other vendor its default account; every catalog goes to all.
+DESTINATIONS = {"destinations": {"highlevel": [{"name": "east", "account": "loc-east"},
+                                               {"name": "west", "account": "loc-west"}]}}
+
+
 @dataclass(frozen=True)
 class Destinations:
-    """What the test syncs and where it lands: the catalogs (one partition each, their course ids) and, per
-    vendor, the accounts every catalog goes to (today one per vendor: the sandbox target's)."""
+    """What the test syncs and where it lands: the catalogs (one partition each, their course ids) and the
+    destinations every catalog goes to, with each one's account (the ledger's) and sandbox account."""
 
     sources_file: Path
     courses: dict[str, list[str]]  # partition -> course ids
-    accounts: dict[str, list[str]]  # vendor -> accounts
+    accounts: dict[str, tuple[str, str, str]]  # destination key -> (vendor, ledger account, sandbox account)
 
     @property
     def partitions(self) -> list[str]:
@@ -65,13 +70,18 @@ class Destinations:
 
 @pytest.fixture
 def destinations(tmp_path) -> Destinations:
-    """The catalogs and accounts, in one place, to grow to several accounts per vendor."""
+    """The catalogs and accounts, in one place."""
     folder = tmp_path / "catalogs"
     folder.mkdir()
     sources_file = write_catalogs(folder, PARTITIONS, COURSES)
+    (folder / "destinations.yaml").write_text(yaml.safe_dump(DESTINATIONS))  # beside sources.yaml: found there
+    accounts = {}
+    for d in load_destinations(sources_file).all:
+        found = sandbox_account("http://127.0.0.1", d.vendor, None if d.is_default else sandbox_id(d))
+        in_sandbox = found["account"].removesuffix(".thoughtindustries.local")  # an instance: by its name
+        accounts[d.key] = (d.vendor, found["account"], in_sandbox)
     return Destinations(sources_file=sources_file,
-                        courses={p: [f"{p}-{i}" for i in range(COURSES)] for p in PARTITIONS},
-                        accounts={vendor: [account_of(vendor)] for vendor in VENDOR_NAMES})
+                        courses={p: [f"{p}-{i}" for i in range(COURSES)] for p in PARTITIONS}, accounts=accounts)
 
 
 def _admin_engine() -> Engine:
