@@ -2,6 +2,9 @@
 
 - `in_process` (the default): one process per run, every step in it. A step subprocess costs seconds of
   Dagster start-up, more than a catalog's sync takes; the vendors' pools are claimed per step all the same.
+- `multiprocess`: Dagster's multiprocess executor, each step its own process on this machine: the steps of
+  different accounts (destinations) of one run sync side by side, each paced in its own pool, at the cost of
+  a process start per step.
 - `celery`: dagster-celery's executor. The run's process orchestrates; each step is a Celery task that
   any worker listening on the queue runs (`dagster-celery worker start -A dagster_celery.app -q QUEUE`).
   The run's process still claims each step's pool slot before it submits the task, and frees it when the
@@ -29,7 +32,7 @@ EXECUTOR_ENV = "COURSE_PIPELINE_EXECUTOR"
 BROKER_ENV = "COURSE_PIPELINE_CELERY_BROKER"
 BACKEND_ENV = "COURSE_PIPELINE_CELERY_BACKEND"
 QUEUE_ENV = "COURSE_PIPELINE_CELERY_QUEUE"
-EXECUTORS = ("in_process", "celery")
+EXECUTORS = ("in_process", "multiprocess", "celery")
 DEFAULT_BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"  # RabbitMQ's own default account, no secret
 DEFAULT_BACKEND = "rpc://"
 DEFAULT_QUEUE = "dagster"  # dagster-celery's default queue (dagster_celery/defaults.py)
@@ -65,8 +68,10 @@ def celery_executor() -> dg.ExecutorDefinition:
 
 
 def run_executor(name: str | None = None) -> dg.ExecutorDefinition:
-    """The executor of sync_job and retry_failed: in-process unless COURSE_PIPELINE_EXECUTOR says celery."""
+    """The executor of sync_job and retry_failed: in-process unless COURSE_PIPELINE_EXECUTOR says otherwise."""
     name = name or os.environ.get(EXECUTOR_ENV) or "in_process"
     if name not in EXECUTORS:
         raise ConfigError(f"{EXECUTOR_ENV} must be one of {', '.join(EXECUTORS)}, not {name!r}")
-    return celery_executor() if name == "celery" else dg.in_process_executor
+    if name == "celery":
+        return celery_executor()
+    return dg.multiprocess_executor if name == "multiprocess" else dg.in_process_executor

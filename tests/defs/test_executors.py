@@ -23,7 +23,7 @@ def executor_config(executor: dg.ExecutorDefinition, run_config: dict) -> dict:
     return executor.config_schema.resolve_config({"config": processed.value}).value["config"]
 
 
-def test_the_sync_jobs_run_in_process_unless_the_location_says_celery(monkeypatch):
+def test_the_sync_jobs_run_in_process_unless_the_location_says_otherwise(monkeypatch):
     monkeypatch.delenv(EXECUTOR_ENV, raising=False)
     defs = build_defs()
     assert {defs.resolve_job_def(job).executor_def.name for job in SYNC_JOBS} == {"in_process"}
@@ -31,8 +31,10 @@ def test_the_sync_jobs_run_in_process_unless_the_location_says_celery(monkeypatc
     defs = build_defs()
     assert {defs.resolve_job_def(job).executor_def.name for job in SYNC_JOBS} == {"celery"}
     assert defs.resolve_job_def("catalog_job").executor_def.name != "celery"  # only the sync jobs
+    monkeypatch.setenv(EXECUTOR_ENV, "multiprocess")  # a run's accounts side by side on one machine
+    assert {build_defs().resolve_job_def(job).executor_def.name for job in SYNC_JOBS} == {"multiprocess"}
     monkeypatch.setenv(EXECUTOR_ENV, "dask")
-    with pytest.raises(ConfigError, match="COURSE_PIPELINE_EXECUTOR must be one of in_process, celery"):
+    with pytest.raises(ConfigError, match="COURSE_PIPELINE_EXECUTOR must be one of in_process, multiprocess, celery"):
         build_defs()
 
 
