@@ -1,7 +1,8 @@
 """An agency's setup through the doors people use: three HighLevel locations and two Thought Industries
 instances in one destinations file, each receiving its own subset of three catalogs. `course-pipeline sync`
 sends each account its catalogs and nothing else, the sandbox holds each course once per account, a
-second sync sends nothing, and `status` and `sync_report` show the outcomes per account."""
+second sync sends nothing, and `status` and `sync_report` show the outcomes per account; a change HighLevel cannot
+take is settled with `resolve --destination` at one location, not the others."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from course_pipeline.cli import EXIT_OK, main
+from course_pipeline.cli import EXIT_OK, EXIT_UNREADABLE, main
 from course_pipeline.defs.runner import local_instance
 
 CATALOGS = {"north": 4, "south": 3, "west": 2}
@@ -93,3 +94,25 @@ def test_each_account_gets_its_own_catalogs_once_and_status_shows_them_per_accou
             asset_key=dg.AssetKey("sync_report"), asset_partitions=["north"]), limit=1).records[0]
         table = record.asset_materialization.metadata["state_by_vendor"].value
     assert "loc-north" in table and "loc-hq" in table and "loc-south" not in table
+
+
+def test_a_change_highlevel_cannot_take_is_settled_at_one_location_at_a_time(agency, env, capsys):
+    assert main(["sync", str(agency)]) == EXIT_OK
+    north = agency.parent / "north.csv"
+    north.write_text(north.read_text().replace("North course 0", "North course 0 (2027)"))
+    main(["sync", str(agency)])  # north-0 changed: neither HighLevel location that holds it can update it
+    capsys.readouterr()
+
+    def not_updated() -> set[tuple[str, str]]:
+        main(["status", str(agency), "--json"])
+        return {(row["account"], row["course_id"]) for row in json.loads(capsys.readouterr().out)
+                if row["state"] == "not_updated"}
+
+    assert not_updated() == {("loc-north", "north-0"), ("loc-hq", "north-0")}
+    # HighLevel has three destinations here: which one is meant must be said.
+    assert main(["resolve", "highlevel", "north-0", "--landed", "--sources", str(agency)]) == EXIT_UNREADABLE
+    assert "name one with --destination" in capsys.readouterr().err
+    assert main(["resolve", "highlevel", "north-0", "--landed", "--destination", "north",
+                 "--sources", str(agency)]) == EXIT_OK
+    capsys.readouterr()
+    assert not_updated() == {("loc-hq", "north-0")}  # the other location still holds the old title
