@@ -1,9 +1,10 @@
 """Assembles the Dagster definitions: assets, checks, resources, jobs, the sensor and the schedule.
 
-Three deployment choices are read when the code location loads (as project_fully_featured picks its
+Four deployment choices are read when the code location loads (as project_fully_featured picks its
 resources by deployment): COURSE_PIPELINE_TARGET (`sandbox`, the default, or `live`),
-COURSE_PIPELINE_VENDORS (the vendors the jobs sync; default all four) and, for live, HIGHLEVEL_AUTH
-(`token` or `oauth`). Everything else is resolved when a run starts; secrets are EnvVar."""
+COURSE_PIPELINE_VENDORS (the vendors the jobs sync; default all four), for live HIGHLEVEL_AUTH
+(`token` or `oauth`), and COURSE_PIPELINE_EXECUTOR (`in_process`, the default, or `celery`: executors.py).
+Everything else is resolved when a run starts; secrets are EnvVar."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..paths import default_sources_file
 from ..vendors import VENDOR_NAMES
 from .automation import catalog_sensor_for, nightly_schedule_for, retry_failed_config
 from .catalog_assets import catalog_file, raw_catalog, valid_catalog
+from .executors import run_executor
 from .payload_assets import vendor_payloads
 from .resources import CatalogSources, LedgerResource, live_targets
 from .sandbox_target import sandbox_targets
@@ -26,10 +28,6 @@ from .sync_assets import build_sync_asset, build_sync_report, sync_keys
 TARGET_ENV = "COURSE_PIPELINE_TARGET"
 VENDORS_ENV = "COURSE_PIPELINE_VENDORS"
 TARGETS = ("sandbox", "live")
-
-# One process per run, not one per step: a step subprocess costs seconds of Dagster start-up, more than a
-# catalog's sync takes; the vendors' pools are claimed per step all the same.
-RUN_EXECUTOR = dg.in_process_executor
 
 CATALOG_ASSETS = [catalog_file, raw_catalog, valid_catalog, vendor_payloads]
 
@@ -81,12 +79,15 @@ def build_assets(destinations: Destinations) -> list:
 
 
 def build_defs(target: str | None = None, vendors: list[str] | None = None,
-               destinations: Destinations | None = None) -> dg.Definitions:
+               destinations: Destinations | None = None, executor: str | None = None) -> dg.Definitions:
     vendors = vendors or enabled_vendors()
     destinations = destinations or load_destinations()
     enabled = [d for d in destinations.all if d.vendor in vendors]
+    # In-process by default (one process per run: a step subprocess costs more start-up than a catalog's sync
+    # takes); celery for a team's workers. Either way the vendors' pools are claimed per step.
+    run_executor_def = run_executor(executor)
     sync_job = dg.define_asset_job(
-        "sync_job", selection=sync_selection(enabled), executor_def=RUN_EXECUTOR,
+        "sync_job", selection=sync_selection(enabled), executor_def=run_executor_def,
         description="The whole pipeline for one catalog source: extract, validate, build payloads, send what "
                     "changed to every enabled vendor, report.")
     catalog_job = dg.define_asset_job(
@@ -94,7 +95,7 @@ def build_defs(target: str | None = None, vendors: list[str] | None = None,
         description="Extract and validate one catalog source.")
     retry_failed_job = dg.define_asset_job(
         "retry_failed", selection=sync_selection(enabled), config=retry_failed_config(enabled),
-        executor_def=RUN_EXECUTOR,
+        executor_def=run_executor_def,
         description="Re-sends only the items whose last outcome is failed, or unknown where a repeat cannot make "
                     "a duplicate; everything else is left alone.")
     return dg.Definitions(

@@ -3,8 +3,8 @@
 Dagster frees a step's pool slot when the step ends; a process killed mid-step never ends it, its run
 stays STARTED and the slot stays claimed, and every later sync step of that vendor waits for it
 forever. Dagster's run monitoring cannot see it either: the default run launcher has no health check,
-and in-process runs (the CLI's) have no launcher at all. So each sync step tags its run with the
-process that runs it, and before a sync starts (the CLI's runner, and the catalog sensor on every
+and in-process runs (the CLI's) have no launcher at all. So each sync step records the process that
+runs it (an engine event of the step, `course_pipeline/worker`: host:pid), and before a sync starts (the CLI's runner, and the catalog sensor on every
 tick for the UI) `release_dead_runs` marks a run failed whose process on this host is gone, and frees
 the slots of every run that has ended. The rerun then resumes from the ledger (what landed is not
 sent again; what was in flight is reconciled), and the ledger's account lock (locks.py) keeps any
@@ -18,19 +18,33 @@ import socket
 from collections.abc import Iterable
 
 import dagster as dg
+from dagster._core.events import EngineEventData
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
-WORKER_TAG = "course_pipeline/worker"  # + ".<step key>": "host:pid" of the process running that step
-
-
-def worker_tag(step_key: str) -> str:
-    return f"{WORKER_TAG}.{step_key}"
+WORKER = "course_pipeline/worker"  # the metadata key of the step's engine event: "host:pid" of its process
 
 
 def mark_worker(context: dg.AssetExecutionContext) -> None:
-    """Record which process runs this step, so a later sync can tell whether it is still alive."""
-    context.instance.add_run_tags(context.run.run_id, {worker_tag(context.get_step_execution_context().step.key):
-                                                       f"{socket.gethostname()}:{os.getpid()}"})
+    """Record which process runs this step, so a later sync can tell whether it is still alive. An event of
+    the step, not a run tag: add_run_tags reads the run, merges and writes it back whole, so steps of one run
+    tagging it at once from other processes (celery workers, the multiprocess executor) lose each other's tags;
+    events are appended."""
+    step_key = context.get_step_execution_context().step.key
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    context.instance.report_engine_event(f"{step_key} runs in process {worker}", context.run,
+                                         EngineEventData(metadata={WORKER: dg.MetadataValue.text(worker)}),
+                                         step_key=step_key)
+
+
+def step_worker(instance: dg.DagsterInstance, run_id: str, step_key: str) -> str | None:
+    """The process (host:pid) that mark_worker recorded for the step's latest attempt, if any."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, ascending=False).records
+    for record in records:
+        entry = record.event_log_entry
+        data = entry.dagster_event.engine_event_data if entry.dagster_event else None
+        if entry.step_key == step_key and data is not None and WORKER in data.metadata:
+            return data.metadata[WORKER].value
+    return None
 
 
 def _source(run: dg.DagsterRun | None) -> str:
@@ -68,7 +82,7 @@ def release_dead_runs(instance: dg.DagsterInstance, pools: Iterable[str]) -> lis
                 storage.free_concurrency_slots_for_run(run_id)
                 done.append(f"freed the {pool} slot of run {run_id}, which had ended")
                 continue
-            worker = run.tags.get(worker_tag(step_key))
+            worker = step_worker(instance, run_id, step_key)
             if worker and _alive(worker) is False:
                 instance.report_run_failed(run, message=f"its process ({worker}) is gone: killed, or out of memory; "
                                                         "the next sync resumes from the ledger")
@@ -90,7 +104,7 @@ def pool_holders(instance: dg.DagsterInstance, pools: Iterable[str], *, except_r
                 continue
             run = instance.get_run_by_id(slot.run_id)
             source = _source(run)
-            worker = run.tags.get(worker_tag(slot.step_key), "an unknown process") if run else "an unknown process"
+            worker = (step_worker(instance, slot.run_id, slot.step_key) if run else None) or "an unknown process"
             lines.append(f"{pool} is in use by run {slot.run_id} (source {source}, step {slot.step_key}, "
                          f"process {worker}); waiting for it to finish")
     return lines

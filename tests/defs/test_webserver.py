@@ -5,81 +5,27 @@ queue and overlap, without a single 429 at the sandbox."""
 
 from __future__ import annotations
 
-import csv
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
-import yaml
+from dagster_stack import (
+    LIMITS,
+    PROJECT,
+    RUN_COORDINATOR,
+    Dagster,
+    limited_env,
+    limited_sandbox_config,
+    start_webserver_and_daemon,
+    stop,
+    write_catalogs,
+)
 
-from course_pipeline.sandbox import SandboxConfig, SandboxServer
+from course_pipeline.sandbox import SandboxServer
 
-PROJECT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 PARTITIONS = ["north", "south", "west"]
 COURSES = 20
-# The sandbox enforces these, and the clients are configured with the same: a 429 can only come from
-# two runs talking to one vendor at once, which the vendor pools (dagster.yaml) must prevent.
-LIMITS = {"highlevel": (10, 1.0), "stackone": (10, 1.0), "thought_industries": (10, 1.0)}
-
-
-# The daemon as `dagster-daemon run` starts it, with one clock turned down: the backfill daemon looks at
-# backfills every DEFAULT_DAEMON_INTERVAL_SECONDS (30 s, not configurable in dagster.yaml), so a backfill waited
-# up to 30 s to be picked up and up to 30 s more, after its runs had all ended, to be marked completed. What
-# the test proves (pools keep overlapping runs off each vendor's limit) does not depend on how often it looks.
-# Should a Dagster release drop the name, the patch does nothing and the test is as slow as before, not wrong.
-DAEMON = """
-import dagster._daemon.controller as controller
-controller.DEFAULT_DAEMON_INTERVAL_SECONDS = 2
-from dagster._daemon.cli import main
-main()
-"""
-# The queued-run coordinator's dequeue interval, also a poll: 1 s instead of the default 5 s. The project's
-# dagster.yaml (its pools and run limit, which the test is about) is copied unchanged above this.
-RUN_COORDINATOR = """
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    dequeue_interval_seconds: 1
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def write_catalogs(folder: Path) -> Path:
-    entries = []
-    for name in PARTITIONS:
-        with (folder / f"{name}.csv").open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["course_id", "title", "course_url"])
-            for i in range(COURSES):
-                writer.writerow([f"{name}-{i}", f"{name.title()} course {i}", f"https://learn.example.com/{name}/{i}"])
-        entries.append({"name": name, "format": "csv", "path": f"{name}.csv", "tables": {"courses": {}}})
-    (folder / "sources.yaml").write_text(yaml.safe_dump({"sources": entries}))
-    return folder / "sources.yaml"
-
-
-class Dagster:
-    def __init__(self, url: str, processes: list[subprocess.Popen]):
-        self.url, self.processes = url, processes
-
-    def query(self, query: str, variables: dict | None = None) -> dict:
-        answer = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
-        answer.raise_for_status()
-        body = answer.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
 
 
 @pytest.fixture(scope="module")
@@ -88,49 +34,16 @@ def stack(tmp_path_factory):
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((PROJECT / "dagster_home" / "dagster.yaml").read_text() + RUN_COORDINATOR)
-    sources_file = write_catalogs(root)
-    config = SandboxConfig(**{f"{v}_rate_limit": n for v, (n, _) in LIMITS.items()},
-                           **{f"{v}_rate_window": w for v, (_, w) in LIMITS.items()}, kombo_pending_seconds=0.2)
-    with SandboxServer(config) as sandbox:
+    sources_file = write_catalogs(root, PARTITIONS, COURSES)
+    with SandboxServer(limited_sandbox_config()) as sandbox:
         env = {**os.environ, "DAGSTER_HOME": str(home), "COURSE_PIPELINE_SOURCES": str(sources_file),
                "COURSE_PIPELINE_LEDGER_URL": f"sqlite:///{root / 'ledger.db'}",
-               "COURSE_PIPELINE_SANDBOX_URL": sandbox.url, "COURSE_PIPELINE_AUTOMATION": "stopped",
-               **{f"{v.upper()}_RATE_LIMIT": f"{n}/{w:g}" for v, (n, w) in LIMITS.items()},
-               "HIGHLEVEL_BATCH_SIZE": "5", "STACKONE_BATCH_SIZE": "5"}
-        port = free_port()
-        processes = [
-            subprocess.Popen([str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
-                              "-p", str(port)], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True),
-            subprocess.Popen([sys.executable, "-c", DAEMON, "run", "-w", "workspace.yaml"], cwd=PROJECT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True),
-        ]
-        dagster = Dagster(f"http://127.0.0.1:{port}", processes)
+               "COURSE_PIPELINE_SANDBOX_URL": sandbox.url, "COURSE_PIPELINE_AUTOMATION": "stopped", **limited_env()}
+        dagster, processes = start_webserver_and_daemon(env)
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if requests.get(f"{dagster.url}/server_info", timeout=2).ok:
-                        break
-                except requests.ConnectionError:
-                    pass
-                assert time.monotonic() < deadline, "the webserver did not start"
-                time.sleep(0.5)
             yield dagster, sandbox, home
         finally:
-            for process in processes:
-                os.killpg(process.pid, signal.SIGTERM)
-            for process in processes:
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-
-
-def location_name(dagster: Dagster) -> str:
-    data = dagster.query("{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
-    (entry,) = data["workspaceOrError"]["locationEntries"]
-    return entry["name"]
+            stop(processes)
 
 
 def add_partitions(home: Path) -> None:
@@ -155,31 +68,13 @@ def stale_status(dagster: Dagster, asset: str, partition: str) -> str:
                          {"key": {"path": [asset]}, "p": partition})["assetNodeOrError"]["staleStatus"]
 
 
-def wait_for_run(dagster: Dagster, run_id: str, timeout: float = 180) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = dagster.query("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
-                               {"id": run_id})["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            return status
-        time.sleep(0.25)  # a GraphQL read of the run: cheap next to the run
-    raise AssertionError(f"run {run_id} did not finish")
-
-
 @pytest.mark.timeout(600)
 def test_run_launched_through_graphql_shows_sync_report_metadata(stack):
     dagster, sandbox, home = stack
     add_partitions(home)
     observe_catalog(home, "north", "hash-1")
-    launched = dagster.query("""
-        mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
-            __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
-        {"params": {"selector": {"repositoryLocationName": location_name(dagster), "repositoryName": "__repository__",
-                                 "jobName": "sync_job"},
-                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "north"}]}}})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-    assert wait_for_run(dagster, run_id) == "SUCCESS"
+    run_id = dagster.launch_run("sync_job", "north")
+    assert dagster.wait_for_run(run_id) == "SUCCESS"
     times = dagster.query("query($id: ID!) { runOrError(runId: $id) { ... on Run { startTime endTime } } }",
                           {"id": run_id})["runOrError"]
     print(f"UI run of {COURSES} courses: {times['endTime'] - times['startTime']:.1f} s")  # a figure, not a test
