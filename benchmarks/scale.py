@@ -457,8 +457,9 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
                    f"{pool} x{concurrency}")
 
 
-def _sync_seconds(instance, accounts: list[Account], catalogs: list[str]) -> dict[str, float]:
-    """Each account's sync step: its duration_seconds (the step's own time, bound-comparable)."""
+def _sync_seconds(instance, accounts: list[Account], catalogs: list[str]) -> dict[str, dict]:
+    """Each account's sync step: its duration_seconds (the step's own time, bound-comparable) and what it says
+    of its items (this_run: created, failed, unknown, ...), to tell a course reported undelivered from one lost."""
     import dagster as dg
 
     found = {}
@@ -466,7 +467,8 @@ def _sync_seconds(instance, accounts: list[Account], catalogs: list[str]) -> dic
         records = instance.fetch_materializations(dg.AssetRecordsFilter(
             asset_key=dg.AssetKey(f"{a.key}_sync"), asset_partitions=[a.catalog]), limit=1).records
         if records:
-            found[a.key] = records[0].asset_materialization.metadata["duration_seconds"].value
+            metadata = records[0].asset_materialization.metadata
+            found[a.key] = {"seconds": metadata["duration_seconds"].value, **metadata["this_run"].value}
     return found
 
 
@@ -480,8 +482,10 @@ def measure(accounts, courses, scale, state, syncs, done, peak, wall, workers, p
         throttled += held.get("throttled", 0)
         duplicates += held.get("duplicates", 0)
         missing += courses - held.get("courses", 0)
-        if sent != least:
-            off_minimum.append(f"{a.key}: {sent} (minimum {least})")
+        if sent != least or held.get("courses", 0) != courses:
+            said = {k: v for k, v in syncs.get(a.key, {}).items() if k != "seconds" and v}
+            off_minimum.append(f"{a.key}: {sent} requests (minimum {least}), {held.get('courses', 0)} courses held; "
+                               f"its sync step says {said or 'nothing (no materialization)'}")
     slowest = max(accounts, key=lambda a: a.bound(courses, scale))
     bound = slowest.bound(courses, scale)
     return {
@@ -490,7 +494,7 @@ def measure(accounts, courses, scale, state, syncs, done, peak, wall, workers, p
         "throttled_429": throttled, "duplicates": duplicates, "not_landed": missing,
         "wall_seconds": round(wall, 1), "bound_seconds": round(bound, 1),
         "wall_over_bound": round(wall / bound, 3) if bound else None,
-        "slowest_sync_seconds": round(max(syncs.values(), default=0.0), 1),
+        "slowest_sync_seconds": round(max((sync["seconds"] for sync in syncs.values()), default=0.0), 1),
         "worker_peak_rss_mb": max(round(rss / 1024) for rss, _ in peak.values()),
         "worker_peak_pss_mb": max(round(pss / 1024) for _, pss in peak.values()),
         "run_peak_rss_mb": max(d["peak_mb"] for d in done),
