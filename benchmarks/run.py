@@ -3,7 +3,9 @@ a large synthetic catalog.
 
 Each stage runs in a fresh child process so its peak memory is its own. Prints a table and JSON.
 
-    python -m benchmarks.run [--courses 50000 --lessons 1000000 --materials 500000]
+    python -m benchmarks.run [--courses 50000 --lessons 1000000 --materials 500000] [--skip scale] [--scale-quick]
+
+The last stage, scale (benchmarks/scale.py), syncs 100 accounts x 500 courses through celery workers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from . import scale
 from .cartridges import make_cartridges
 from .generate import generate
 
@@ -95,8 +98,11 @@ def main() -> None:
     parser.add_argument("--lessons", type=int, default=1_000_000)
     parser.add_argument("--materials", type=int, default=500_000)
     parser.add_argument("--load-courses", type=int, default=600, help="courses in the load benchmark")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["read_validate", "transform", "load", "cartridges", "ti_load"])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["read_validate", "transform", "load", "cartridges", "ti_load", "scale"])
     parser.add_argument("--ti-courses", type=int, default=5000, help="courses in the Thought Industries load")
+    parser.add_argument("--scale-quick", action="store_true",
+                        help="the scale stage's --quick (4 accounts, windows / 10) instead of 100 accounts x 500")
     args = parser.parse_args()
     folder = OUT / f"catalog_{args.courses}_{args.lessons}_{args.materials}"
     sources_file = folder / "sources.yaml"
@@ -128,8 +134,11 @@ def main() -> None:
               "sides; single on windows scaled 1/100, its seconds scaled back; targets: bulk <= 50 requests, "
               "wall time <= 1.10 x bound, no 429):")
         print(tabulate(ti_rows, headers="keys"))
+    # Last: it starts its own PostgreSQL, celery workers and runs, and prints its own table and JSON.
+    scale_rows = scale.main(["--quick"] if args.scale_quick else []) if "scale" not in args.skip else []
     print(json.dumps({"catalog": {"courses": args.courses, "lessons": args.lessons, "materials": args.materials},
-                      "results": figures, "load": load_rows, "thought_industries": ti_rows}, indent=2))
+                      "results": figures, "load": load_rows, "thought_industries": ti_rows, "scale": scale_rows},
+                     indent=2))
 
 
 if __name__ == "__main__":
