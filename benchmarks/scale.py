@@ -418,7 +418,7 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
         for i in range(1, workers + 1):
             name = f"{queue}_w{i}"
             processes.append(start([str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                                    "-n", name, "-q", queue, "-i", "course_pipeline.definitions", "--",
+                                    "-n", name, "-q", queue, "-i", "course_pipeline.defs.worker", "--",
                                     f"--pool={pool}", f"--concurrency={concurrency}", "--without-mingle",
                                     "--without-gossip", "--prefetch-multiplier=1"], env, logs / f"{name}.log"))
             names[f"{name}@{socket.gethostname()}"] = processes[-1].pid

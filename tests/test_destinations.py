@@ -172,3 +172,16 @@ def test_the_destinations_command_lists_the_accounts_and_the_variables_they_lack
     south = next(line for line in out.splitlines() if line.startswith("highlevel") and " south " in line)
     assert "HL_SOUTH_TOKEN" in south and "HL_SOUTH_LOCATION" in south
     assert "pit-north-secret" not in out and "ti-acme-secret" not in out
+
+
+def test_a_process_builds_the_definitions_once_until_a_choice_or_a_file_changes(tmp_path, monkeypatch):
+    from course_pipeline import definitions
+
+    monkeypatch.setenv("COURSE_PIPELINE_SOURCES", str(write_sources(tmp_path)))
+    first = definitions.defs()
+    assert definitions.defs() is first  # a worker's next step: no second build
+    write(tmp_path, AGENCY)  # a destinations file appears beside the sources
+    second = definitions.defs()
+    assert second is not first and "highlevel__north" in second.resources
+    monkeypatch.setenv("COURSE_PIPELINE_VENDORS", "highlevel")
+    assert definitions.defs() is not second

@@ -151,7 +151,7 @@ def start_workers(queue: str, env: dict[str, str], logs: Path, processes: list) 
     for i in range(1, WORKERS + 1):
         name = f"{queue}_w{i}"
         process = start([str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-n", name,
-                         "-q", queue, "-i", "course_pipeline.definitions",
+                         "-q", queue, "-i", "course_pipeline.defs.worker",
                          "--", "--concurrency=2", "--without-mingle", "--without-gossip"], env, logs / f"{name}.log")
         processes.append(process)
         workers[f"{name}@{socket.gethostname()}"] = process.pid
