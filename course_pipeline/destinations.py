@@ -81,7 +81,7 @@ class Destination(BaseModel):
 
     @field_validator("secrets")
     @classmethod
-    def _names_not_secrets(cls, value: dict[str, str], info) -> dict[str, str]:
+    def _names_not_secrets(cls, value: dict[str, str]) -> dict[str, str]:
         for key, variable in value.items():
             if not ENV_NAME.match(variable):
                 # Never echo the value: it may be the secret itself, pasted where its variable's name belongs.
