@@ -110,15 +110,16 @@ def _destinations(sources_file: str | None):
     return load_destinations(sources_file)
 
 
-def _target(vendor: str, destination: str | None = None, sources_file: str | None = None, *, first: bool = False):
+def _target(vendor: str, destination: str | None = None, sources_file: str | None = None, *, first: bool = False,
+            destinations=None):
     """A destination's target as the definitions configure it, resolved now (secrets from the environment):
     the one named, else the vendor's only one (first: else its first, where the account does not matter)."""
-    from .defs.definitions import build_defs
+    from .defs.definitions import targets
 
-    destinations = _destinations(sources_file)
+    destinations = destinations or _destinations(sources_file)
     chosen = (destinations.of(vendor)[0] if first and destination is None else
               destinations.get(vendor, destination))
-    resource = build_defs(vendors=[vendor], destinations=destinations).resources[chosen.key]
+    resource = targets(destinations)[chosen.key]  # the resources alone: no assets built
     try:
         return resource.process_config_and_initialize()
     except Exception as exc:  # an EnvVar that is not set: Dagster names it
@@ -378,8 +379,9 @@ def cmd_unknowns(args: argparse.Namespace) -> int:
     if args.source:
         _select(args.sources_file, args.source)  # a name that is not there: say so
     vendors = _vendors(args)
-    accounts = [(d.vendor, _target(d.vendor, d.name, args.sources_file).settings().account)
-                for d in _destinations(args.sources_file).all if d.vendor in vendors]
+    destinations = _destinations(args.sources_file)  # read once for every destination
+    accounts = [(d.vendor, _target(d.vendor, d.name, destinations=destinations).settings().account)
+                for d in destinations.all if d.vendor in vendors]
     ledger = Ledger()
     try:
         items = [item for vendor, account in accounts for item in ledger.unknowns(vendor, account)

@@ -14,7 +14,7 @@ from ..catalog.sources import BrokenSource, SourceConfig
 from ..paths import dagster_home
 from ..pipeline import VendorTotals
 from ..sync import OUTCOMES
-from .definitions import build_assets, build_defs, load_destinations, sync_selection
+from .definitions import build_defs, load_destinations, sync_selection
 from .partitions import register_sources
 from .recovery import pool_holders, release_dead_runs
 from .resources import CatalogSources
@@ -59,9 +59,9 @@ def run_sync(sources_file: str | Path, sources: list[SourceConfig], vendors: lis
     register_sources(instance, sources)
     destinations = load_destinations(sources_file)
     enabled = [d for d in destinations.all if d.vendor in vendors]
-    assets = build_assets(destinations)
-    resources = {**build_defs(vendors=vendors, destinations=destinations).resources,
-                 "catalog_sources": CatalogSources(sources_file=str(Path(sources_file).resolve()))}
+    defs = build_defs(vendors=vendors, destinations=destinations)
+    assets = list(defs.assets)
+    resources = {**defs.resources, "catalog_sources": CatalogSources(sources_file=str(Path(sources_file).resolve()))}
     pools = [vendor_pool(d.key) for d in enabled]
     outcome = SyncOutcome(failed_sources={source.name: source.error for source in broken})
     for source in sources:
