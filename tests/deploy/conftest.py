@@ -35,6 +35,7 @@ from sqlalchemy import URL, Engine, create_engine, make_url, text
 from course_pipeline.defs.definitions import load_destinations
 from course_pipeline.defs.executors import DEFAULT_BROKER
 from course_pipeline.defs.sandbox_target import sandbox_id
+from course_pipeline.defs.sync_assets import vendor_pool
 from course_pipeline.sandbox import SandboxServer, sandbox_account
 
 # Where the machine's services are; CI's machine runs both, as this one does.
@@ -233,8 +234,12 @@ def deployment(destinations, tmp_path, monkeypatch) -> Iterator[Deployment]:
                    "COURSE_PIPELINE_CELERY_QUEUE": queue, **limited_env()}
             # The schema first, as `dagster instance migrate` makes it: processes opening a fresh database at
             # once race to create its tables (one fails with "relation ... already exists").
+            # And each account's pool, as the README's setup sets them: runs claiming a pool the instance has not
+            # seen yet insert its row at once, and one fails (UniqueViolation on concurrency_limits).
             with dg.DagsterInstance.from_config(str(home)) as instance:
                 instance.add_dynamic_partitions("catalog_sources", destinations.partitions)
+                for key in destinations.accounts:
+                    instance.event_log_storage.set_concurrency_slots(vendor_pool(key), 1)
             processes = []
             try:
                 workers = start_workers(queue, env, logs, processes)
