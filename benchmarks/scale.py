@@ -43,6 +43,7 @@ from tabulate import tabulate
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+WORKER_CONFIG = PROJECT / "dagster_home" / "celery_worker.yaml"  # the team's worker settings (README)
 # A server of the benchmark's own unless one is named: 50 syncs at once hold two connections each (the account's
 # lock and the ledger's pool) beside Dagster's, past PostgreSQL's default max_connections of 100.
 POSTGRES_URL = os.environ.get("COURSE_PIPELINE_BENCH_POSTGRES_URL")
@@ -418,7 +419,7 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
         for i in range(1, workers + 1):
             name = f"{queue}_w{i}"
             processes.append(start([str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                                    "-n", name, "-q", queue, "-i", "course_pipeline.defs.worker", "--",
+                                    "-n", name, "-q", queue, "-i", "course_pipeline.defs.worker", "-y", str(WORKER_CONFIG), "--",
                                     f"--pool={pool}", f"--concurrency={concurrency}", "--without-mingle",
                                     "--without-gossip", "--prefetch-multiplier=1"], env, logs / f"{name}.log"))
             names[f"{name}@{socket.gethostname()}"] = processes[-1].pid
@@ -452,9 +453,86 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
         with dg.DagsterInstance.get() as instance:
             records = [instance.get_run_record_by_id(d["run_id"]) for d in done]
             syncs = _sync_seconds(instance, accounts, catalogs)
+            steps = step_timeline(instance, [d["run_id"] for d in done], accounts, state)
     first, last = min(r.start_time for r in records), max(r.end_time for r in records)
-    return measure(accounts, courses, scale, state, syncs, done, sampler.peak, last - first, workers,
-                   f"{pool} x{concurrency}")
+    row = measure(accounts, courses, scale, state, syncs, done, sampler.peak, last - first, workers,
+                  f"{pool} x{concurrency}")
+    row["timeline"] = timeline_summary(steps, first)
+    return row
+
+
+# What each step of a run was doing when: from the runs' event logs (dagster-celery's own engine events) and the
+# sandbox's first and last request per account. Where the wall time above the bound goes.
+_MARKS = {"Submitting celery task": "submitted", "] Executing steps": "in_worker"}  # "[CeleryExecutor] Executing ..."
+
+
+def step_timeline(instance, run_ids: list[str], accounts: list[Account], state: dict) -> list[dict]:
+    """One row per step of every run: its kind and the wall-clock time of each mark it passed."""
+    from dagster import DagsterEventType
+
+    by_key = {f"{a.key}_sync": a for a in accounts}
+    rows = []
+    for run_id in run_ids:
+        steps: dict[str, dict] = {}
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is None or not entry.step_key:
+                continue
+            marks = steps.setdefault(entry.step_key, {"step": entry.step_key})
+            kind = event.event_type
+            if kind == DagsterEventType.ENGINE_EVENT:
+                mark = next((m for prefix, m in _MARKS.items() if prefix in (event.message or "")), None)
+            else:
+                mark = {DagsterEventType.STEP_START: "started", DagsterEventType.STEP_SUCCESS: "done",
+                        DagsterEventType.STEP_FAILURE: "done"}.get(kind)
+            if mark and mark not in marks:
+                marks[mark] = entry.timestamp
+        for key, marks in steps.items():
+            account = by_key.get(key)
+            if account is not None:
+                held = state[account.vendor]["accounts"].get(account.account, {})
+                marks.update(first_request=held.get("first_request_at"), last_request=held.get("last_request_at"))
+            marks["kind"] = _step_kind(key, account)
+            rows.append(marks)
+    return rows
+
+
+def _step_kind(key: str, account: Account | None) -> str:
+    if account is not None:
+        return f"sync: {account.plan}"
+    return "payloads" if key.endswith("_payloads") else key
+
+
+def timeline_summary(steps: list[dict], first_start: float) -> list[dict]:
+    """Per kind of step: when its steps started (seconds after the first run started) and how long each phase
+    took, as min / median / max: queued (submitted until a worker's child had the task and its plan), set up
+    (until the step started: resources), ran (the step), and for syncs the first request after the step started
+    and the span from first request to last."""
+    import statistics
+
+    def spread(values: list[float]) -> str:
+        values = sorted(v for v in values if v is not None)
+        if not values:
+            return ""
+        return f"{values[0]:.1f} / {statistics.median(values):.1f} / {values[-1]:.1f}"
+
+    def gap(row: dict, a: str, b: str) -> float | None:
+        return row[b] - row[a] if row.get(a) is not None and row.get(b) is not None else None
+
+    found = []
+    for kind in dict.fromkeys(row["kind"] for row in sorted(steps, key=lambda r: r.get("started") or 0)):
+        rows = [r for r in steps if r["kind"] == kind]
+        found.append({
+            "step": kind, "n": len(rows),
+            "started at": spread([r["started"] - first_start for r in rows if r.get("started")]),
+            "queued": spread([gap(r, "submitted", "in_worker") for r in rows]),
+            "set up": spread([gap(r, "in_worker", "started") for r in rows]),
+            "ran": spread([gap(r, "started", "done") for r in rows]),
+            "first request": spread([gap(r, "started", "first_request") for r in rows]),
+            "sending": spread([gap(r, "first_request", "last_request") for r in rows]),
+            "ended at": spread([r["done"] - first_start for r in rows if r.get("done")]),
+        })
+    return found
 
 
 def _sync_seconds(instance, accounts: list[Account], catalogs: list[str]) -> dict[str, dict]:
@@ -526,6 +604,8 @@ def run_scale(accounts: int, courses: int, workers: list[int], per_catalog: int,
                 print(f"failed with {count} workers; logs kept in {kept}", file=sys.stderr)
                 raise
             print(tabulate([_shown(rows[-1])], headers="keys"), flush=True)
+            print("\nwhere the time went (seconds, min / median / max; 'at': after the first run started):")
+            print(tabulate(rows[-1]["timeline"], headers="keys"), flush=True)
     return rows
 
 

@@ -79,6 +79,30 @@ def test_each_destination_is_a_resource_and_a_sync_asset_with_its_own_pool(tmp_p
     assert resources["thought_industries__acme"].hourly_limit == "500/3600"
 
 
+def test_the_slowest_paced_syncs_go_first_when_steps_wait_for_a_slot(tmp_path, monkeypatch):
+    """Each sync step carries its pace as Dagster's and dagster-celery's priority, so an executor (or celery's
+    queue) with more ready steps than slots starts the slowest-paced accounts' syncs first."""
+    from dagster._core.execution.api import create_execution_plan
+
+    from course_pipeline.defs.sync_assets import CELERY_PRIORITY_TAG
+    from course_pipeline.vendors.settings import seconds_per_item
+
+    # The documented paces: Thought Industries 60 / min and 1,000 / h, one course a request; HighLevel 100 / 10 s.
+    assert seconds_per_item("thought_industries") == pytest.approx(3.6)
+    assert seconds_per_item("thought_industries", "300/60", "10000/3600") == pytest.approx(0.36)
+    assert seconds_per_item("highlevel", batch_size=50) == pytest.approx(0.002)
+    assert seconds_per_item("kombo") == 0  # paced by requests in flight only
+    write_sources(tmp_path)
+    write(tmp_path, AGENCY)
+    job = build_defs(destinations=load_destinations(tmp_path / "sources.yaml")).get_job_def("sync_job")
+    plan = create_execution_plan(job)
+    tags = {key: plan.get_step_by_key(key).tags for key in plan.step_keys_to_execute if key.endswith("_sync")}
+    priority = {key: (int(t["dagster/priority"]), int(t[CELERY_PRIORITY_TAG])) for key, t in tags.items()}
+    # acme: 500 / h, 7.2 s a course; north: 50 / 10 s at 10 a request, 0.02 s; the rest as documented.
+    assert priority == {"thought_industries__acme_sync": (3, 8), "highlevel__north_sync": (1, 6),
+                        "highlevel__south_sync": (0, 5), "kombo_sync": (0, 5), "stackone_sync": (0, 5)}
+
+
 def test_live_destinations_take_their_secrets_from_the_variables_named(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_PIPELINE_TARGET", "live")
     monkeypatch.setenv("HL_NORTH_TOKEN", "pit-north-secret")

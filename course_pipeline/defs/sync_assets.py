@@ -3,6 +3,7 @@
 to the catalog row it came from."""
 
 import logging
+import math
 import time
 import warnings
 
@@ -19,6 +20,7 @@ from ..progress import report as report_progress
 from ..state import NEEDS_ACTION, UNDELIVERED, current_state, summary, validation_rejects
 from ..sync import OUTCOMES, DeactivationLimit, Plan, SyncReport, SyncStopped
 from ..vendors.base import PayloadSet
+from ..vendors.settings import seconds_per_item
 from .charts import state_chart
 from .partitions import catalog_partitions
 from .payload_assets import payload_asset_key
@@ -53,6 +55,20 @@ def vendor_pool(key: str) -> str:
     """A destination's pool (its key: the vendor for the default account, else vendor__name): one step per
     account at a time across all runs, while different accounts sync side by side."""
     return f"vendor_{key}"
+
+
+# dagster-celery's step priority tag (its queue's 0-10, default 5); Dagster's own (dagster/priority, default 0)
+# orders the steps an executor has ready.
+CELERY_PRIORITY_TAG = "dagster-celery/priority"
+
+
+def sync_priority(destination: Destination) -> int:
+    """0 for a sync paced like HighLevel's imports, one higher for each tenfold slower pace per course, up to 4
+    (Thought Industries creating one course a request, 60 a minute: 3). When sync steps wait for a slot (a
+    worker's, a run's), the slowest-paced start first: they decide when the last account is done."""
+    seconds = seconds_per_item(destination.vendor, destination.rate_limit, destination.hourly_limit,
+                               destination.batch_size)
+    return min(4, max(0, math.ceil(math.log10(seconds * 100)))) if seconds > 0 else 0
 
 
 def sync_asset_key(key: str) -> str:
@@ -125,6 +141,7 @@ def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
     vendor, label = destination.vendor, destination.label
     key = sync_asset_key(destination.key)
     resolve_as = vendor if destination.is_default else f"{vendor} --destination {destination.name}"
+    priority = sync_priority(destination)
 
     with warnings.catch_warnings():  # the preview's warning (see PREVIEW above)
         warnings.simplefilter("ignore", dg.PreviewWarning)
@@ -152,6 +169,7 @@ def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
         # infrastructure's (the ledger's database unreachable, a worker lost): one more try, which resumes
         # from the ledger, so what landed is not sent again. See the README's retry budget.
         retry_policy=dg.RetryPolicy(max_retries=STEP_RETRIES, delay=15, jitter=dg.Jitter.PLUS_MINUS),
+        op_tags={"dagster/priority": str(priority), CELERY_PRIORITY_TAG: str(5 + priority)},
         description=f"Sends what changed to {label} (rate-limited, retried only where a repeat cannot make a "
                     "duplicate) and records every course's outcome in the ledger. Its output is this run's "
                     "outcomes; its checks judge the ledger's current state of the catalog at the vendor.",

@@ -85,6 +85,7 @@ def _account_view(snapshot: dict[str, Any], account: SimulatedVendor) -> dict[st
     # created per key (title or external id) stays, so a test can tell which courses an account holds.
     rest = {key: value for key, value in snapshot.items() if key not in ("courses", "counters")}
     return {"courses": len(snapshot["courses"]), **snapshot["counters"], **rest,
+            "first_request_at": account.store.first_request_at, "last_request_at": account.store.last_request_at,
             "limits": [limit.describe() for limit in account.limits]}
 
 

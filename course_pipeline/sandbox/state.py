@@ -6,6 +6,7 @@ import copy
 import secrets
 import string
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,9 @@ class VendorStore:
             self._created_per_key: Counter[str] = Counter()
             self._duplicates = 0
             self._requests = 0
+            # Wall-clock times of the first and last request: when an account was busy (the scale benchmark's timeline).
+            self.first_request_at: float | None = None
+            self.last_request_at: float | None = None
             self._throttled = 0
             self._faults: Counter[str] = Counter()
 
@@ -95,8 +99,12 @@ class VendorStore:
         return self._requests
 
     def count_request(self) -> None:
+        now = time.time()
         with self.lock:
             self._requests += 1
+            if self.first_request_at is None:
+                self.first_request_at = now
+            self.last_request_at = now
 
     def count_throttled(self) -> None:
         with self.lock:

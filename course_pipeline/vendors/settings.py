@@ -55,6 +55,23 @@ def parse_rate(text: str) -> Limits:
         raise ConfigError(f"rate limit {text!r} should read like 100/10 (requests per seconds)") from None
 
 
+def seconds_per_item(vendor: str, rate_limit: str | None = None, hourly_limit: str | None = None,
+                     batch_size: int | None = None) -> float:
+    """The least time one item takes at this pace: the slowest window's seconds per request, over the items a
+    request carries; 0 for a vendor paced only by requests in flight. The vendor's documented pace where none
+    is given, as make_client builds it."""
+    client = CLIENTS[vendor]
+    limits = parse_rate(rate_limit) if rate_limit else client.limits
+    windows = [(limits.requests, limits.window)] if limits.requests else []
+    if hourly_limit:
+        second = parse_rate(hourly_limit)
+        windows.append((second.requests, second.window))
+    else:
+        windows += list(client.limits.also)
+    per_request = max((seconds / count for count, seconds in windows), default=0.0)
+    return per_request / (batch_size or client.batch_size)
+
+
 def make_builder(settings: VendorSettings) -> PayloadBuilder:
     if settings.name == "highlevel":
         return BUILDERS["highlevel"](location_id=settings.account)

@@ -38,6 +38,8 @@ from course_pipeline.defs.sandbox_target import sandbox_id
 from course_pipeline.defs.sync_assets import vendor_pool
 from course_pipeline.sandbox import SandboxServer, sandbox_account
 
+WORKER_CONFIG = PROJECT / "dagster_home" / "celery_worker.yaml"  # as the README starts a worker
+
 # Where the machine's services are; CI's machine runs both, as this one does.
 POSTGRES_URL = os.environ.get("COURSE_PIPELINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BROKER = os.environ.get("COURSE_PIPELINE_TEST_CELERY_BROKER", DEFAULT_BROKER)
@@ -152,7 +154,7 @@ def start_workers(queue: str, env: dict[str, str], logs: Path, processes: list) 
     for i in range(1, WORKERS + 1):
         name = f"{queue}_w{i}"
         process = start([str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-n", name,
-                         "-q", queue, "-i", "course_pipeline.defs.worker",
+                         "-q", queue, "-i", "course_pipeline.defs.worker", "-y", str(WORKER_CONFIG),
                          "--", "--concurrency=2", "--without-mingle", "--without-gossip"], env, logs / f"{name}.log")
         processes.append(process)
         workers[f"{name}@{socket.gethostname()}"] = process.pid
