@@ -8,6 +8,7 @@ children at once when a backfill starts."""
 import dagster._core.execution.api  # noqa: F401 - the step execution the celery task runs
 import matplotlib
 import psycopg2  # noqa: F401 - the ledger's and the instance's PostgreSQL driver
+
 # pandera imports its pandas checks on the first validation
 from pandera.backends.pandas import builtin_checks, builtin_hypotheses  # noqa: F401
 
