@@ -419,8 +419,8 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
         for i in range(1, workers + 1):
             name = f"{queue}_w{i}"
             processes.append(start([str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                                    "-n", name, "-q", queue, "-i", "course_pipeline.defs.worker", "-y", str(WORKER_CONFIG), "--",
-                                    f"--pool={pool}", f"--concurrency={concurrency}", "--without-mingle",
+                                    "-n", name, "-q", queue, "-i", "course_pipeline.defs.worker",
+                                    "-y", str(WORKER_CONFIG), "--", f"--pool={pool}", f"--concurrency={concurrency}", "--without-mingle",
                                     "--without-gossip", "--prefetch-multiplier=1"], env, logs / f"{name}.log"))
             names[f"{name}@{socket.gethostname()}"] = processes[-1].pid
         wait_for_workers(list(names))
@@ -470,7 +470,9 @@ def step_timeline(instance, run_ids: list[str], accounts: list[Account], state: 
     """One row per step of every run: its kind and the wall-clock time of each mark it passed."""
     from dagster import DagsterEventType
 
-    by_key = {f"{a.key}_sync": a for a in accounts}
+    from course_pipeline.defs.sync_assets import sync_asset_key
+
+    by_key = {sync_asset_key(a.key): a for a in accounts}
     rows = []
     for run_id in run_ids:
         steps: dict[str, dict] = {}

@@ -83,8 +83,8 @@ def test_the_slowest_paced_syncs_go_first_when_steps_wait_for_a_slot(tmp_path, m
     """Each sync step carries its pace as Dagster's and dagster-celery's priority, so an executor (or celery's
     queue) with more ready steps than slots starts the slowest-paced accounts' syncs first."""
     from dagster._core.execution.api import create_execution_plan
+    from dagster_celery.tags import DAGSTER_CELERY_STEP_PRIORITY_TAG as CELERY_PRIORITY_TAG
 
-    from course_pipeline.defs.sync_assets import CELERY_PRIORITY_TAG
     from course_pipeline.vendors.settings import seconds_per_item
 
     # The documented paces: Thought Industries 60 / min and 1,000 / h, one course a request; HighLevel 100 / 10 s.

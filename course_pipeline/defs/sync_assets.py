@@ -9,6 +9,7 @@ import warnings
 
 import dagster as dg
 import pandas as pd
+from dagster_celery.tags import DAGSTER_CELERY_STEP_PRIORITY_TAG  # 0-10, default 5; imports no celery
 
 from .. import pipeline
 from ..catalog.validation import ValidationResult
@@ -55,11 +56,6 @@ def vendor_pool(key: str) -> str:
     """A destination's pool (its key: the vendor for the default account, else vendor__name): one step per
     account at a time across all runs, while different accounts sync side by side."""
     return f"vendor_{key}"
-
-
-# dagster-celery's step priority tag (its queue's 0-10, default 5); Dagster's own (dagster/priority, default 0)
-# orders the steps an executor has ready.
-CELERY_PRIORITY_TAG = "dagster-celery/priority"
 
 
 def sync_priority(destination: Destination) -> int:
@@ -169,7 +165,8 @@ def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
         # infrastructure's (the ledger's database unreachable, a worker lost): one more try, which resumes
         # from the ledger, so what landed is not sent again. See the README's retry budget.
         retry_policy=dg.RetryPolicy(max_retries=STEP_RETRIES, delay=15, jitter=dg.Jitter.PLUS_MINUS),
-        op_tags={"dagster/priority": str(priority), CELERY_PRIORITY_TAG: str(5 + priority)},
+        # Dagster's step priority (default 0) orders the steps an executor has ready; dagster-celery's, its queue.
+        op_tags={"dagster/priority": str(priority), DAGSTER_CELERY_STEP_PRIORITY_TAG: str(5 + priority)},
         description=f"Sends what changed to {label} (rate-limited, retried only where a repeat cannot make a "
                     "duplicate) and records every course's outcome in the ledger. Its output is this run's "
                     "outcomes; its checks judge the ledger's current state of the catalog at the vendor.",

@@ -62,13 +62,8 @@ def seconds_per_item(vendor: str, rate_limit: str | None = None, hourly_limit: s
     is given, as make_client builds it."""
     client = CLIENTS[vendor]
     limits = parse_rate(rate_limit) if rate_limit else client.limits
-    windows = [(limits.requests, limits.window)] if limits.requests else []
-    if hourly_limit:
-        second = parse_rate(hourly_limit)
-        windows.append((second.requests, second.window))
-    else:
-        windows += list(client.limits.also)
-    per_request = max((seconds / count for count, seconds in windows), default=0.0)
+    also = tuple(parse_rate(hourly_limit).windows()) if hourly_limit else client.limits.also
+    per_request = max((seconds / count for count, seconds in replace(limits, also=also).windows()), default=0.0)
     return per_request / (batch_size or client.batch_size)
 
 
