@@ -94,7 +94,7 @@ def test_the_slowest_paced_syncs_go_first_when_steps_wait_for_a_slot(tmp_path, m
     assert seconds_per_item("kombo") == 0  # paced by requests in flight only
     write_sources(tmp_path)
     write(tmp_path, AGENCY)
-    job = build_defs(destinations=load_destinations(tmp_path / "sources.yaml")).get_job_def("sync_job")
+    job = build_defs(destinations=load_destinations(tmp_path / "sources.yaml")).resolve_job_def("sync_job")
     plan = create_execution_plan(job)
     tags = {key: plan.get_step_by_key(key).tags for key in plan.step_keys_to_execute if key.endswith("_sync")}
     priority = {key: (int(t["dagster/priority"]), int(t[CELERY_PRIORITY_TAG])) for key, t in tags.items()}
