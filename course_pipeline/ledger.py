@@ -534,28 +534,29 @@ class Ledger:
     # ---------------------------------------------------------------- the current state (state.py)
 
     def state_frame(self, vendor: str | None = None, source: str | None = None,
-                    course_id: str | None = None) -> pd.DataFrame:
+                    course_id: str | None = None, account: str | None = None) -> pd.DataFrame:
         """sync_state as a frame (payload bodies left out)."""
         columns = [c for c in sync_state.columns if c.name != "payload_json"]
-        query = select(*columns).where(*self._where(sync_state, vendor, source, course_id))
+        query = select(*columns).where(*self._where(sync_state, vendor, source, course_id, account))
         with self.engine.connect() as conn:
             return _with_utc(pd.DataFrame(conn.execute(query).mappings().all(), columns=[c.name for c in columns]))
 
     def latest_outcomes(self, vendor: str | None = None, source: str | None = None,
-                        course_id: str | None = None) -> pd.DataFrame:
+                        course_id: str | None = None, account: str | None = None) -> pd.DataFrame:
         """Each item's newest outcome row."""
         newest = (select(func.max(sync_outcomes.c.id))
-                  .where(*self._where(sync_outcomes, vendor, source, course_id))
+                  .where(*self._where(sync_outcomes, vendor, source, course_id, account))
                   .group_by(sync_outcomes.c.vendor, sync_outcomes.c.account, sync_outcomes.c.course_id))
         query = select(*[sync_outcomes.c[name] for name in OUTCOME_COLUMNS]).where(sync_outcomes.c.id.in_(newest))
         with self.engine.connect() as conn:
             return _with_utc(pd.DataFrame(conn.execute(query).mappings().all(), columns=OUTCOME_COLUMNS))
 
-    def last_full_runs(self, vendor: str | None = None, source: str | None = None) -> pd.DataFrame:
+    def last_full_runs(self, vendor: str | None = None, source: str | None = None,
+                       account: str | None = None) -> pd.DataFrame:
         """When the newest complete sync step of each (vendor, account, source) started: one that looked at
         every course of the source (a retry of failures looks only at those, see Plan.partial)."""
         query = (select(sync_runs.c.vendor, sync_runs.c.account, sync_runs.c.source, sync_runs.c.counts,
-                        sync_runs.c.started_at).where(*self._where(sync_runs, vendor, source, None))
+                        sync_runs.c.started_at).where(*self._where(sync_runs, vendor, source, None, account))
                  .order_by(sync_runs.c.id))
         with self.engine.connect() as conn:
             rows = [row for row in conn.execute(query).mappings() if not json.loads(row["counts"]).get("partial")]
@@ -563,8 +564,10 @@ class Ledger:
         return frame.drop(columns="counts").drop_duplicates(["vendor", "account", "source"], keep="last")
 
     @staticmethod
-    def _where(table: Table, vendor: str | None, source: str | None, course_id: str | None) -> list:
+    def _where(table: Table, vendor: str | None, source: str | None, course_id: str | None,
+               account: str | None = None) -> list:
         return [condition for condition, value in ((table.c.vendor == vendor, vendor),
+                                                   (table.c.account == account, account),
                                                    (table.c.source == source, source),
                                                    (table.c.get("course_id") == course_id, course_id))
                 if value is not None]

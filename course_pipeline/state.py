@@ -40,11 +40,12 @@ _ORIGIN = ["source_file", "source_sheet", "source_row"]
 
 
 def current_state(ledger: Ledger, *, source: str | None = None, vendor: str | None = None,
-                  course_id: str | None = None) -> pd.DataFrame:
-    """One row per item the ledger knows, in STATE_COLUMNS, sorted by source, vendor, account, course."""
-    states = ledger.state_frame(vendor=vendor, source=source, course_id=course_id)
-    latest = ledger.latest_outcomes(vendor=vendor, source=source, course_id=course_id)
-    full = ledger.last_full_runs(vendor=vendor, source=source)
+                  course_id: str | None = None, account: str | None = None) -> pd.DataFrame:
+    """One row per item the ledger knows, in STATE_COLUMNS, sorted by source, vendor, account, course.
+    `account`: that account of the vendor only (a sync step's own)."""
+    states = ledger.state_frame(vendor=vendor, source=source, course_id=course_id, account=account)
+    latest = ledger.latest_outcomes(vendor=vendor, source=source, course_id=course_id, account=account)
+    full = ledger.last_full_runs(vendor=vendor, source=source, account=account)
     merged = states.merge(latest, on=["vendor", "account", "course_id"], how="outer", suffixes=("", "_out"),
                           indicator="presence")
     merged["source"] = merged["source"].fillna(merged["source_out"])

@@ -200,13 +200,12 @@ def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
                                         allow_deactivations=config.allow_deactivations, limit=limit,
                                         progress=progress, notify=lambda line: (context.log.warning(line),
                                                                                 WAITING.info(line)))
-            state = current_state(ledger, source=catalog, vendor=vendor)
+            state = current_state(ledger, source=catalog, vendor=vendor, account=client.account)
         except (SyncStopped, AccountBusy) as exc:  # not the infrastructure's: a step retry would not help
             raise dg.Failure(str(exc), allow_retries=False) from None
         finally:
             client.close()
             ledger.dispose()
-        state = state[state["account"] == client.account]
         titles = valid_catalog.valid["courses"].set_index("course_id")["title"]
         report = done.report
         counts = done.counts()

@@ -84,6 +84,9 @@ class Redactor:
 
 # ------------------------------------------------------------------------------------ rate limiting
 
+MARGIN_CAP = 1.0  # seconds: the most the limiter's margin adds to a window
+
+
 @dataclass(frozen=True)
 class Limits:
     """A vendor's pace: `requests` per `window` seconds, any further windows held at the same time
@@ -95,9 +98,15 @@ class Limits:
     concurrency: int | None = None
     # Spacing kept on top of the window. Each send is counted from when its answer came back (the latest
     # moment the vendor can have counted it), so jitter between our departure and the vendor's arrival
-    # cannot push a window over the limit; the margin covers clock granularity.
+    # cannot push a window over the limit; the margin covers how coarsely the vendor's clock counts: a share
+    # of the window, at most MARGIN_CAP, a second (the unit vendors count waits in: Retry-After is whole
+    # seconds, RFC 9110 §10.2.3), so a minute's window waits 1 s more, not 1.8, and an hour's not 108 s.
     margin: float = 0.03
     also: tuple[tuple[int, float], ...] = ()
+
+    def padded(self, seconds: float) -> float:
+        """A window's length as the limiter keeps it: the vendor's plus the margin."""
+        return seconds + min(seconds * self.margin, MARGIN_CAP)
 
     def windows(self) -> list[tuple[int, float]]:
         """Every (requests, seconds) window a send must fit in."""
@@ -154,7 +163,7 @@ class RateLimiter:
         self.stop: threading.Event | None = None  # set: no thread is let through any more
 
     def _spans(self) -> list[tuple[int, float]]:
-        return [(count, seconds * (1 + self.limits.margin)) for count, seconds in self.limits.windows()]
+        return [(count, self.limits.padded(seconds)) for count, seconds in self.limits.windows()]
 
     def _free_in(self, now: float) -> float:
         """Seconds until every window has a free place (0: now). `_sent` is sorted."""
@@ -169,7 +178,7 @@ class RateLimiter:
         """Wait for a free place in every window; returns the place, to be handed back to release()."""
         started = self._clock()
         place = None
-        longest = self.limits.longest * (1 + self.limits.margin)
+        longest = self.limits.padded(self.limits.longest)
         with self._cond:
             while True:
                 if self.stop is not None and self.stop.is_set():
@@ -236,14 +245,14 @@ class RateLimiter:
         """Wall-clock times of the sends still inside the longest window."""
         with self._cond:
             offset = time.time() - self._clock()
-            span = self.limits.longest * (1 + self.limits.margin)
+            span = self.limits.padded(self.limits.longest)
             now = self._clock()
             return [sent + offset for sent in self._sent if sent > now - span]
 
     def preload(self, wall_times: list[float]) -> None:
         with self._cond:
             offset = time.time() - self._clock()
-            span = self.limits.longest * (1 + self.limits.margin)
+            span = self.limits.padded(self.limits.longest)
             now = self._clock()
             earlier = [t - offset for t in wall_times if t - offset > now - span]
             self._sent = sorted([*earlier, *self._sent])

@@ -50,6 +50,15 @@ def test_limiter_lets_a_window_through_then_waits():
     assert not blocked.is_alive()
 
 
+def test_the_limiters_margin_is_a_share_of_the_window_up_to_a_second():
+    """3 % of a window (10 s: 0.3 s more), never more than a second (a minute: 61 s, an hour: 3,601 s)."""
+    for window, free_after in ((1.0, 1.03), (10.0, 10.3), (60.0, 61.0), (3600.0, 3601.0)):
+        clock = FakeClock()
+        limiter = RateLimiter(Limits(requests=1, window=window), clock=clock)
+        limiter.release(limiter.acquire())  # counted from its answer, at 0
+        assert limiter._free_in(0.0) == pytest.approx(free_after)
+
+
 def test_limiter_pause_holds_every_thread():
     limiter = RateLimiter(Limits(requests=100, window=1.0))
     limiter.pause(0.3)
