@@ -28,11 +28,12 @@ def import_instance_classes(home: str | None) -> None:
     (0.4 s of CPU; 0.05 s once imported). Imported only: no connection is opened before the fork."""
     if not home or not os.path.exists(os.path.join(home, "dagster.yaml")):
         return
-    import psycopg2.extras  # noqa: F401 - the rest of from_ref's imports: dagster-postgres' driver extras,
-    import upath  # noqa: F401 - the defs state storage's paths,
-    from dagster._core.instance import factory  # noqa: F401 - and its own
-    from dagster._core.secrets import loader  # noqa: F401
+    # The rest of from_ref's own imports: dagster-postgres' driver extras, the defs state storage's paths.
+    import psycopg2.extras  # noqa: F401
+    import upath  # noqa: F401
+    from dagster._core.instance import factory  # noqa: F401
     from dagster._core.instance.ref import InstanceRef
+    from dagster._core.secrets import loader  # noqa: F401
 
     ref = InstanceRef.from_dir(home)
     for name in dir(ref):
