@@ -100,7 +100,9 @@ class SandboxServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((self.host, self.port))
         self.port = self._socket.getsockname()[1]
-        # log_config=None: an embedded server leaves the host's logging configuration alone.
+        # log_config=None: an embedded server leaves the host's logging configuration alone. uvicorn's own
+        # keep-alive timeout (5 s, as gunicorn's and Node's) stays: a client must not reuse a connection the
+        # vendor is closing (transport.MAX_IDLE_REUSE).
         config = uvicorn.Config(create_app(self.config), log_config=None, log_level="warning", access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)

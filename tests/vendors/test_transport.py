@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
 import socket
 import threading
 
@@ -10,6 +11,7 @@ import pytest
 
 from course_pipeline.sandbox import SANDBOX_TOKENS, SandboxConfig, SandboxServer
 from course_pipeline.vendors.transport import (
+    MAX_IDLE_REUSE,
     BearerAuth,
     HttpTransport,
     Limits,
@@ -183,6 +185,42 @@ def test_a_refused_connection_is_not_sent():
     with pytest.raises(NotSent) as info:
         client.request("POST", "/x", idempotent=False, json={})
     assert info.value.attempts == 3
+
+
+class _CountsConnections(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a connection stays open between requests
+
+    def do_GET(self):
+        self.server.connections.add(self.client_address)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_connection_idle_past_a_servers_keep_alive_is_not_reused():
+    """A request sent on a connection the server is closing for idleness is lost ("connection reset"): for a
+    create, an unknown outcome. A connection idle longer than MAX_IDLE_REUSE is opened again instead."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CountsConnections)
+    server.connections = set()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    clock = FakeClock()
+    client = HttpTransport("test", f"http://127.0.0.1:{server.server_port}", BearerAuth("t"),
+                           RateLimiter(Limits()), retry=FAST_RETRY, clock=clock)
+    try:
+        client.request("GET", "/a", idempotent=True)
+        clock.now = MAX_IDLE_REUSE - 0.1
+        client.request("GET", "/b", idempotent=True)
+        assert len(server.connections) == 1  # reused: idle for less than the limit
+        clock.now += MAX_IDLE_REUSE + 0.1
+        client.request("GET", "/c", idempotent=True)
+        assert len(server.connections) == 2  # idle too long: a new connection
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
 
 
 def test_kombo_concurrency_headers_set_the_pace(make_kombo_sandbox):
