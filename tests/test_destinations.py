@@ -81,7 +81,8 @@ def test_each_destination_is_a_resource_and_a_sync_asset_with_its_own_pool(tmp_p
 
 def test_the_slowest_paced_syncs_go_first_when_steps_wait_for_a_slot(tmp_path, monkeypatch):
     """Each sync step carries its pace as Dagster's and dagster-celery's priority, so an executor (or celery's
-    queue) with more ready steps than slots starts the slowest-paced accounts' syncs first."""
+    queue) with more ready steps than slots starts the slowest-paced accounts' syncs first, after the steps every
+    sync waits on."""
     from dagster._core.execution.api import create_execution_plan
     from dagster_celery.tags import DAGSTER_CELERY_STEP_PRIORITY_TAG as CELERY_PRIORITY_TAG
 
@@ -101,6 +102,10 @@ def test_the_slowest_paced_syncs_go_first_when_steps_wait_for_a_slot(tmp_path, m
     # acme: 500 / h, 7.2 s a course; north: 50 / 10 s at 10 a request, 0.02 s; the rest as documented.
     assert priority == {"thought_industries__acme_sync": (3, 8), "highlevel__north_sync": (1, 6),
                         "highlevel__south_sync": (0, 5), "kombo_sync": (0, 5), "stackone_sync": (0, 5)}
+    # The steps every sync waits on come first: a catalog's payloads are not held behind another run's syncs.
+    upstream = {key: int(plan.get_step_by_key(key).tags[CELERY_PRIORITY_TAG])
+                for key in ("raw_catalog", "valid_catalog", "vendor_payloads")}
+    assert upstream == {"raw_catalog": 10, "valid_catalog": 10, "vendor_payloads": 10}
 
 
 def test_live_destinations_take_their_secrets_from_the_variables_named(tmp_path, monkeypatch):

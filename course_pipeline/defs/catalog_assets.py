@@ -8,6 +8,7 @@ from .. import pipeline
 from ..catalog.mapping import Catalog
 from ..catalog.report import rejects_markdown, summary_table
 from ..catalog.validation import ValidationResult
+from .executors import UPSTREAM_PRIORITY, priority_tags
 from .partitions import catalog_partitions
 from .resources import CatalogSources
 
@@ -30,6 +31,7 @@ catalog_file = dg.AssetSpec(
 @dg.asset(
     partitions_def=catalog_partitions,
     group_name="catalog",
+    op_tags=priority_tags(UPSTREAM_PRIORITY),
     kinds={"pandas"},
     description="The catalog source read into our four tables (courses, modules, lessons, materials), "
                 "values parsed, every row keeping its file, sheet and row number.",
@@ -63,6 +65,7 @@ def raw_catalog(context: dg.AssetExecutionContext, catalog_sources: CatalogSourc
 @dg.asset(
     partitions_def=catalog_partitions,
     group_name="catalog",
+    op_tags=priority_tags(UPSTREAM_PRIORITY),
     kinds={"pandera"},
     description="The catalog after pandera validation and the cross-table rules: the rows that go on, "
                 "and every rejected row with all its reasons and the cell it came from.",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from dagster_celery.tags import DAGSTER_CELERY_STEP_PRIORITY_TAG  # 0-10, default 5; imports no celery
 
 from ..catalog.errors import ConfigError
 
@@ -36,6 +37,19 @@ EXECUTORS = ("in_process", "multiprocess", "celery")
 DEFAULT_BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"  # RabbitMQ's own default account, no secret
 DEFAULT_BACKEND = "rpc://"
 DEFAULT_QUEUE = "dagster"  # dagster-celery's default queue (dagster_celery/defaults.py)
+
+
+# A sync's priority is 0-4 by its pace (sync_assets.sync_priority). The steps every sync of a catalog waits on
+# (reading, validating, building payloads) come before any sync: a short step queued behind another run's
+# HighLevel syncs held back this catalog's slow syncs (the scale benchmark: Thought Industries syncs queued
+# up to 60 s).
+UPSTREAM_PRIORITY = 5
+
+
+def priority_tags(priority: int) -> dict[str, str]:
+    """op_tags that order a step among those ready: Dagster's step priority (default 0) for the run's executor,
+    dagster-celery's (0-10, default 5) for its queue."""
+    return {"dagster/priority": str(priority), DAGSTER_CELERY_STEP_PRIORITY_TAG: str(5 + priority)}
 
 
 def _from_env(variable: str, default: str) -> str | dict:

@@ -9,6 +9,7 @@ from .. import pipeline
 from ..catalog.validation import ValidationResult
 from ..vendors import BUILDERS, VENDOR_NAMES
 from ..vendors.base import PayloadSet
+from .executors import UPSTREAM_PRIORITY, priority_tags
 from .partitions import catalog_partitions
 
 REJECTS_SHOWN = 25
@@ -46,6 +47,7 @@ def payload_metadata(payloads: PayloadSet) -> dict:
     partitions_def=catalog_partitions,
     group_name="payloads",
     can_subset=True,
+    op_tags=priority_tags(UPSTREAM_PRIORITY),
 )
 def vendor_payloads(context: dg.AssetExecutionContext, valid_catalog: ValidationResult):
     selected = [name for name in VENDOR_NAMES if dg.AssetKey(payload_asset_key(name)) in context.selected_asset_keys]

@@ -9,7 +9,6 @@ import warnings
 
 import dagster as dg
 import pandas as pd
-from dagster_celery.tags import DAGSTER_CELERY_STEP_PRIORITY_TAG  # 0-10, default 5; imports no celery
 
 from .. import pipeline
 from ..catalog.validation import ValidationResult
@@ -23,6 +22,7 @@ from ..sync import OUTCOMES, DeactivationLimit, Plan, SyncReport, SyncStopped
 from ..vendors.base import PayloadSet
 from ..vendors.settings import seconds_per_item
 from .charts import state_chart
+from .executors import priority_tags
 from .partitions import catalog_partitions
 from .payload_assets import payload_asset_key
 from .recovery import mark_worker
@@ -165,8 +165,7 @@ def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
         # infrastructure's (the ledger's database unreachable, a worker lost): one more try, which resumes
         # from the ledger, so what landed is not sent again. See the README's retry budget.
         retry_policy=dg.RetryPolicy(max_retries=STEP_RETRIES, delay=15, jitter=dg.Jitter.PLUS_MINUS),
-        # Dagster's step priority (default 0) orders the steps an executor has ready; dagster-celery's, its queue.
-        op_tags={"dagster/priority": str(priority), DAGSTER_CELERY_STEP_PRIORITY_TAG: str(5 + priority)},
+        op_tags=priority_tags(priority),
         description=f"Sends what changed to {label} (rate-limited, retried only where a repeat cannot make a "
                     "duplicate) and records every course's outcome in the ledger. Its output is this run's "
                     "outcomes; its checks judge the ledger's current state of the catalog at the vendor.",
