@@ -1,5 +1,5 @@
-"""``python -m course_pipeline.sandbox [--host H] [--port P] [--faults JSON] [--accounts JSON]``: the sandbox in
-the foreground."""
+"""``python -m course_pipeline.sandbox [--host H] [--port P] [--faults JSON] [--accounts JSON] [--no-access-log]``:
+the sandbox in the foreground."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ def main(argv: list[str] | None = None) -> None:
                         help='faults at start, e.g. \'{"kombo": {"error_500_rate": 0.1, "seed": 7}}\'')
     parser.add_argument("--accounts", type=json.loads, default={},
                         help='accounts with limits of their own, e.g. \'{"highlevel/loc-2": {"rate_limit": 50}}\'')
+    parser.add_argument("--no-access-log", action="store_true", help="no line per request (a load test's thousands)")
     args = parser.parse_args(argv)
-    serve(args.host, args.port, SandboxConfig(faults=args.faults, accounts=args.accounts))
+    serve(args.host, args.port, SandboxConfig(faults=args.faults, accounts=args.accounts),
+          access_log=not args.no_access_log)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ from starlette.routing import BaseRoute, Route
 from .config import HIGHLEVEL_LOCATION_TOKEN_PREFIX, SANDBOX_TOKENS, SandboxConfig
 from .core import SimulatedVendor, VendorError, bearer_token, scope_header
 from .limits import Limit, LimitStatus, SlidingWindow
-from .schemas import issues, openapi_validator, schema_validator, vendor_document
+from .schemas import defs_validator, issues, openapi_validator, vendor_document
 from .state import random_id
 
 API_VERSIONS = ("2021-07-28", "2023-02-21", "v3")  # see the table: the seed's, and the docs' and SDKs' newer ones
@@ -81,7 +81,7 @@ def _closed_schema():
     for schema in schemas.values():
         if schema.get("type") == "object":
             schema["additionalProperties"] = False
-    return schema_validator({"$defs": _local_refs(schemas), "$ref": "#/$defs/PublicExporterPayload"})
+    return defs_validator(_local_refs(schemas), "PublicExporterPayload")
 
 
 def _local_refs(node: Any) -> Any:

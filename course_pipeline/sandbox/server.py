@@ -168,7 +168,9 @@ def describe(url: str) -> str:
     return "\n".join(lines)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8787, config: SandboxConfig | None = None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8787, config: SandboxConfig | None = None,
+          access_log: bool = True) -> None:
     """Run the sandbox in the foreground until interrupted, after printing its base URLs and tokens."""
     print(describe(f"http://{host}:{port}"), flush=True)
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", timeout_graceful_shutdown=1)
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", timeout_graceful_shutdown=1,
+                access_log=access_log)
