@@ -289,10 +289,41 @@ def delete_queue(queue: str) -> None:
         conn.default_channel.queue_delete(queue)
 
 
+@contextmanager
+def sandbox_process(config, log: Path) -> Iterator:
+    """The sandbox in a process of its own, as the vendors' servers are not in ours: a thread of this process, its
+    one event loop shared the GIL with the memory sampler, and answered a request that does no work in up to
+    41 s (a create answered past the client's 30 s read timeout is lost). Yields a SandboxServer handle that is
+    not started: its controls (`state`) go over HTTP to the process."""
+    import urllib.request
+
+    from course_pipeline.sandbox import SandboxServer
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    process = start([sys.executable, "-m", "course_pipeline.sandbox", "--port", str(port), "--no-access-log",
+                     "--accounts", json.dumps(config.accounts)], dict(os.environ), log)
+    try:
+        handle = SandboxServer(config, port=port)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{handle.url}/_sandbox/faults", timeout=5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the sandbox did not start on {handle.url}: see {log}") from None
+                time.sleep(0.2)
+        yield handle
+    finally:
+        stop([process])
+
+
 # ------------------------------------------------------------------------------------------ memory
 
-def _tree(pid: int) -> list[int]:
-    """The process and its descendants (from /proc: psutil is not a dependency)."""
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from /proc (psutil is not a dependency)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -302,6 +333,11 @@ def _tree(pid: int) -> list[int]:
             except (OSError, ValueError, IndexError):
                 continue
             children.setdefault(parent, []).append(int(entry))
+    return children
+
+
+def _tree(pid: int, children: dict[int, list[int]]) -> list[int]:
+    """The process and its descendants."""
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
@@ -325,15 +361,14 @@ def _memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-class MemorySampler:
-    """Every second, each watched process tree's RSS and PSS summed; keeps each tree's peak."""
+class EverySecond:
+    """A thread that calls `tick` every second between enter and exit."""
 
-    def __init__(self, roots: dict[str, int]):
-        self.roots, self.peak = roots, {name: (0, 0) for name in roots}
+    def __init__(self):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> MemorySampler:
+    def __enter__(self):
         self._thread.start()
         return self
 
@@ -343,9 +378,47 @@ class MemorySampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(1.0):
-            for name, pid in self.roots.items():
-                rss, pss = map(sum, zip(*(_memory_kb(p) for p in _tree(pid)), strict=True))
-                self.peak[name] = (max(self.peak[name][0], rss), max(self.peak[name][1], pss))
+            self.tick()
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+
+class MemorySampler(EverySecond):
+    """Every second, each watched process tree's RSS and PSS summed; keeps each tree's peak."""
+
+    def __init__(self, roots: dict[str, int]):
+        super().__init__()
+        self.roots, self.peak = roots, {name: (0, 0) for name in roots}
+
+    def tick(self) -> None:
+        children = _children()  # once a tick, not once per tree
+        for name, pid in self.roots.items():
+            rss, pss = map(sum, zip(*(_memory_kb(p) for p in _tree(pid, children)), strict=True))
+            self.peak[name] = (max(self.peak[name][0], rss), max(self.peak[name][1], pss))
+
+
+class LatencyProbe(EverySecond):
+    """Every second, how long the sandbox takes to answer a request that does no work: how long a vendor's
+    answer waits in the sandbox's queue. Keeps the slowest and a count of answers slower than 5 s (the
+    clients' read timeout is 30 s)."""
+
+    def __init__(self, url: str):
+        super().__init__()
+        self.url, self.slowest, self.slow, self.samples = f"{url}/_sandbox/faults", 0.0, 0, 0
+
+    def tick(self) -> None:
+        import urllib.request
+
+        started = time.monotonic()
+        try:
+            urllib.request.urlopen(self.url, timeout=120).close()
+        except OSError:
+            pass
+        took = time.monotonic() - started
+        self.samples += 1
+        self.slowest = max(self.slowest, took)
+        self.slow += took > 5
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -381,8 +454,6 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
     from course_pipeline.defs.partitions import register_sources
     from course_pipeline.defs.sync_assets import sync_keys
     from course_pipeline.destinations import read_destinations
-    from course_pipeline.sandbox import SandboxServer
-
     tag = uuid.uuid4().hex[:8]
     catalogs = sorted({a.catalog for a in accounts})
     home = logs / f"home_{workers}"
@@ -394,7 +465,7 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
         server = stack.enter_context(postgres_server())
         instance_url = stack.enter_context(fresh_database(server, f"cp_scale_{tag}_dagster"))
         ledger_url = stack.enter_context(fresh_database(server, f"cp_scale_{tag}_ledger"))
-        sandbox = stack.enter_context(SandboxServer(sandbox_config(accounts, scale)))
+        sandbox = stack.enter_context(sandbox_process(sandbox_config(accounts, scale), logs / "sandbox.log"))
         from sqlalchemy import make_url
 
         pg = make_url(instance_url)
@@ -432,6 +503,7 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
             runs.append(context.Process(target=_run_catalog, args=(env, catalog, keys, answers)))
         sampler = stack.enter_context(MemorySampler(
             {f"worker {i + 1}": pid for i, pid in enumerate(names.values())}))
+        probe = stack.enter_context(LatencyProbe(sandbox.url))
         for run in runs:
             run.start()
         try:
@@ -457,6 +529,7 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
     first, last = min(r.start_time for r in records), max(r.end_time for r in records)
     row = measure(accounts, courses, scale, state, syncs, done, sampler.peak, last - first, workers,
                   f"{pool} x{concurrency}")
+    row["sandbox_latency"] = {"slowest_s": round(probe.slowest, 2), "over_5_s": probe.slow, "samples": probe.samples}
     row["timeline"] = timeline_summary(steps, first)
     return row
 
@@ -620,7 +693,8 @@ def _shown(row: dict) -> dict:
             "bound s": row["bound_seconds"], "wall / bound": row["wall_over_bound"],
             "slowest sync s": row["slowest_sync_seconds"],
             "worker peak RSS / PSS MB": f"{row['worker_peak_rss_mb']:,} / {row['worker_peak_pss_mb']:,}",
-            "run peak MB": row["run_peak_rss_mb"]}
+            "run peak MB": row["run_peak_rss_mb"],
+            "sandbox slowest answer s": row["sandbox_latency"]["slowest_s"]}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
