@@ -260,11 +260,14 @@ def test_a_limit_that_may_be_off_may_be_off_for_one_account():
 
 def test_the_foreground_runner_takes_accounts_as_json(monkeypatch):
     started = []
-    monkeypatch.setattr(sandbox_main, "serve", lambda host, port, config: started.append(config))
+    monkeypatch.setattr(sandbox_main, "serve",
+                        lambda host, port, config, access_log: started.append((config, access_log)))
 
     sandbox_main.main(["--accounts", '{"highlevel/loc-2": {"rate_limit": 50}}'])
+    sandbox_main.main(["--no-access-log"])
 
-    assert started[0].accounts == {"highlevel/loc-2": {"rate_limit": 50}}
+    assert started[0][0].accounts == {"highlevel/loc-2": {"rate_limit": 50}}
+    assert [access_log for _, access_log in started] == [True, False]
     with pytest.raises(ValueError, match="rate_limt"):
         sandbox_main.main(["--accounts", '{"highlevel/loc-2": {"rate_limt": 50}}'])
 
