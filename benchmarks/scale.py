@@ -454,6 +454,7 @@ def run_once(accounts: list[Account], courses: int, workers: int, concurrency: i
     from course_pipeline.defs.partitions import register_sources
     from course_pipeline.defs.sync_assets import sync_keys
     from course_pipeline.destinations import read_destinations
+
     tag = uuid.uuid4().hex[:8]
     catalogs = sorted({a.catalog for a in accounts})
     home = logs / f"home_{workers}"

@@ -62,10 +62,11 @@ def inline_refs(node: Any, named: dict[str, Any], prefix: str, seen: tuple[str, 
     return node
 
 
-def defs_validator(defs: dict[str, Any], root: str, prefix: str = "#/$defs/") -> Draft202012Validator:
-    """Validator for ``defs[root]``, references inlined where they are not cyclic (else resolved as written)."""
+def defs_validator(defs: dict[str, Any], root: str) -> Draft202012Validator:
+    """Validator for ``defs[root]`` (references written ``#/$defs/<name>``), inlined where they are not cyclic,
+    else resolved as written."""
     try:
-        return schema_validator(inline_refs(defs[root], defs, prefix))
+        return schema_validator(inline_refs(defs[root], defs, "#/$defs/"))
     except _NotInlinable:
         return schema_validator({"$defs": defs, "$ref": f"#/$defs/{root}"})
 
